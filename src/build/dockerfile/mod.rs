@@ -1,0 +1,1 @@
+//! The Dockerfile parser: text in, typed instructions with line numbers out (pure).

@@ -1,0 +1,3 @@
+//! `devbox build`: Dockerfile parsing (pure), planning and execution.
+
+pub mod dockerfile;

@@ -1,0 +1,29 @@
+//! Hidden re-exec entry points: the only ways child roles start (STYLE rule 8).
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum InternalCommand {
+    /// The container's first process: sets up the container and execs the command
+    #[command(name = "__init", hide = true)]
+    Init {
+        /// The inherited socket to the parent
+        #[arg(long)]
+        fd: i32,
+    },
+    /// Runs inside the user namespace only: unpacks a layer tar with its owners
+    #[command(name = "__unpack", hide = true)]
+    Unpack {
+        #[arg(long)]
+        fd: i32,
+        tar: PathBuf,
+        dest: PathBuf,
+    },
+    /// Runs inside the user namespace only: removes trees owned by mapped ids
+    #[command(name = "__rmtree", hide = true)]
+    Rmtree {
+        #[arg(long)]
+        fd: i32,
+        paths: Vec<PathBuf>,
+    },
+}

@@ -1,0 +1,1 @@
+//! `devbox compose`: the compose model and loader (pure), ordering and reconciliation.

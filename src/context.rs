@@ -1,0 +1,1 @@
+//! The resolved settings every command gets.

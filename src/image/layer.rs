@@ -1,0 +1,1 @@
+//! Unpacking layer tars into the store.

@@ -1,0 +1,9 @@
+//! Images: references, digests, OCI types, layers.
+
+pub mod digest;
+pub mod layer;
+pub mod oci;
+pub mod reference;
+
+pub use digest::Digest;
+pub use reference::Reference;

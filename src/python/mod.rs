@@ -1,0 +1,1 @@
+//! The Python workflow: project detection (pure) and templates.

@@ -1,0 +1,1 @@
+//! The only module with `unsafe` code and raw syscalls.

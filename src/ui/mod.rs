@@ -1,0 +1,8 @@
+//! Everything the user sees: the printer, and the mapping from errors to
+//! messages and exit codes. Only commands use this module.
+
+pub mod diagnostics;
+pub mod printer;
+
+pub use diagnostics::ExitStatus;
+pub use printer::Printer;
