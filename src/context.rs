@@ -1,1 +1,33 @@
-//! The resolved settings every command gets.
+//! What every command gets: resolved paths and the printer.
+
+use crate::cli::GlobalArgs;
+use crate::paths::Paths;
+use crate::store::Store;
+use crate::ui::printer::{Printer, Verbosity};
+
+pub struct Context {
+    pub paths: Paths,
+    pub printer: Printer,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Context {
+        let verbosity = if global.debug {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        Context {
+            paths: Paths::resolve(
+                global.root.clone(),
+                global.runroot.clone(),
+                crate::sys::ids::current_euid(),
+            ),
+            printer: Printer::new(verbosity),
+        }
+    }
+
+    pub fn store(&self) -> Result<Store, crate::store::StoreError> {
+        Store::open(&self.paths.root)
+    }
+}

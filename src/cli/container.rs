@@ -3,7 +3,11 @@
 use clap::ValueEnum;
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help (`-h` is `--hostname`, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,

@@ -26,4 +26,11 @@ pub enum InternalCommand {
         fd: i32,
         paths: Vec<PathBuf>,
     },
+    /// Runs in new user and mount namespaces: tries a kernel overlay mount (for `doctor`)
+    #[command(name = "__probe-overlay", hide = true)]
+    ProbeOverlay {
+        #[arg(long)]
+        fd: i32,
+        dir: PathBuf,
+    },
 }

@@ -40,12 +40,9 @@ pub struct GlobalArgs {
     /// Storage driver for container root filesystems
     #[arg(long, global = true, value_enum, value_name = "DRIVER")]
     pub storage_driver: Option<StorageDriver>,
-    /// Only print data (ids, JSON), no progress or status
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
     /// Print debug messages
-    #[arg(short, long, global = true, conflicts_with = "quiet")]
-    pub verbose: bool,
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

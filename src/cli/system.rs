@@ -5,4 +5,13 @@ pub struct DoctorArgs {
     /// Print the AppArmor profile that lets devbox create user namespaces on Ubuntu 23.10+
     #[arg(long)]
     pub apparmor_profile: bool,
+    /// Output format: a table, or `json`
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Table)]
+    pub format: DoctorFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorFormat {
+    Table,
+    Json,
 }

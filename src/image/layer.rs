@@ -1,1 +1,198 @@
-//! Unpacking layer tars into the store.
+//! Unpacking a layer tar into a directory of the store: OCI whiteouts become
+//! overlayfs whiteouts, owners are kept (this runs inside the user
+//! namespace, so they land on the mapped ids), nothing is written outside
+//! the destination.
+
+use std::io::{BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use crate::fs::whiteout::{self, Whiteout};
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("cannot read layer {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("layer entry `{entry}`: {source}")]
+    Entry {
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("layer entry `{entry}`: {reason}")]
+    Hostile { entry: String, reason: String },
+    #[error("layer entry `{entry}`: {source}")]
+    Sys {
+        entry: String,
+        #[source]
+        source: sys::SysError,
+    },
+}
+
+/// What unpacking skipped, for a warning.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct UnpackReport {
+    pub entries: u64,
+    pub skipped_devices: u64,
+}
+
+/// Opens a layer blob, transparently decompressing gzip.
+pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, LayerError> {
+    let read_err = |source| LayerError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(read_err)?);
+    let magic = {
+        use std::io::BufRead;
+        file.fill_buf()
+            .map_err(read_err)?
+            .get(..2)
+            .map(<[u8]>::to_vec)
+    };
+    if magic.as_deref() == Some(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Ok(Box::new(file))
+    }
+}
+
+/// Unpacks `tar` into `dest` (which must exist).
+pub fn unpack(tar: &Path, dest: &Path, userxattr: bool) -> Result<UnpackReport, LayerError> {
+    let mut archive = tar::Archive::new(open_layer(tar)?);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_preserve_mtime(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut report = UnpackReport::default();
+    let entries = archive.entries().map_err(|source| LayerError::Read {
+        path: tar.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let mut entry = entry.map_err(|source| LayerError::Read {
+            path: tar.to_path_buf(),
+            source,
+        })?;
+        report.entries += 1;
+        let path = entry
+            .path()
+            .map_err(|source| LayerError::Entry {
+                entry: "?".into(),
+                source,
+            })?
+            .into_owned();
+        let name = path.display().to_string();
+        let relative = contained(&path).ok_or_else(|| LayerError::Hostile {
+            entry: name.clone(),
+            reason: "the path leaves the layer".into(),
+        })?;
+        let file_name = relative.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(wh) = whiteout::classify(file_name) {
+            let parent = dest.join(relative.parent().unwrap_or(Path::new("")));
+            ensure_dir_inside(dest, &parent, &name)?;
+            match wh {
+                Whiteout::Opaque => {
+                    sys::fs::set_xattr(&parent, whiteout::opaque_xattr(userxattr), b"y").map_err(
+                        |source| LayerError::Sys {
+                            entry: name,
+                            source,
+                        },
+                    )?
+                }
+                Whiteout::File(hidden) => {
+                    let target = parent.join(hidden);
+                    let _ =
+                        std::fs::remove_file(&target).or_else(|_| std::fs::remove_dir_all(&target));
+                    sys::fs::make_whiteout(&target).map_err(|source| LayerError::Sys {
+                        entry: name,
+                        source,
+                    })?;
+                }
+            }
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_character_special() || kind.is_block_special() {
+            // Device nodes cannot be created in a user namespace (Docker's
+            // rootless mode skips them too).
+            report.skipped_devices += 1;
+            continue;
+        }
+        // tar's unpack_in refuses `..` and checks that the parent directory,
+        // symlinks resolved, is still inside `dest`.
+        match entry.unpack_in(dest) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(LayerError::Hostile {
+                    entry: name,
+                    reason: "the path leaves the layer".into(),
+                })
+            }
+            Err(source) => {
+                return Err(LayerError::Entry {
+                    entry: name,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The entry's path as a relative path without `..`, or None if it would
+/// leave the layer.
+fn contained(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Creates `dir` (below `dest`), refusing to go through symlinks.
+fn ensure_dir_inside(dest: &Path, dir: &Path, entry: &str) -> Result<(), LayerError> {
+    let rel = dir.strip_prefix(dest).unwrap_or(Path::new(""));
+    let mut cur = dest.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(LayerError::Hostile {
+                    entry: entry.into(),
+                    reason: "a whiteout goes through a symlink".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&cur).map_err(|source| LayerError::Entry {
+                entry: entry.into(),
+                source,
+            })?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containment() {
+        assert_eq!(contained(Path::new("./a/b")), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            contained(Path::new("/etc/passwd")),
+            Some(PathBuf::from("etc/passwd"))
+        );
+        assert_eq!(contained(Path::new("a/../../b")), None);
+    }
+}

@@ -1,6 +1,8 @@
 //! Images: references, digests, OCI types, layers.
 
+pub mod change;
 pub mod digest;
+pub mod import;
 pub mod layer;
 pub mod oci;
 pub mod reference;

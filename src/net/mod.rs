@@ -1,1 +1,4 @@
-//! net
+//! Container networking: generated /etc files, slirp4netns.
+
+pub mod etc_files;
+pub mod slirp;

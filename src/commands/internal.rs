@@ -1,0 +1,50 @@
+//! The hidden roles the binary re-execs itself as.
+
+use crate::cli::internal::InternalCommand;
+use crate::runtime::ipc::Channel;
+use crate::runtime::{init, userns};
+use crate::sys;
+
+pub fn run(role: InternalCommand) -> u8 {
+    match role {
+        InternalCommand::Init { fd } => init::main(fd),
+        InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
+            let userxattr = sys::ids::current_euid() == 0 && !is_host_root();
+            crate::image::layer::unpack(&tar, &dest, userxattr)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        InternalCommand::ProbeOverlay { fd, dir } => helper(fd, "devbox:[probe]", || {
+            crate::fs::overlay::probe_mount(&dir, sys::ids::current_euid() == 0 && !is_host_root())
+        }),
+        InternalCommand::Rmtree { fd, paths } => helper(fd, "devbox:[rmtree]", || {
+            for path in &paths {
+                std::fs::remove_dir_all(path)
+                    .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// Whether we are root of the initial user namespace (rootful devbox).
+fn is_host_root() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().take(3).collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+fn helper(fd: i32, name: &str, work: impl FnOnce() -> Result<(), String>) -> u8 {
+    sys::process::set_name(name);
+    let Ok(sock) = sys::ipc::inherited_fd(fd) else {
+        return 125;
+    };
+    let channel = Channel { sock };
+    match work() {
+        Ok(()) => 0,
+        Err(message) => {
+            userns::report_failure(&channel, message);
+            1
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The checks. Each returns an Outcome; none prints.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::paths::HostPaths;
+use crate::runtime::idmap::{self, IdMapping};
+use crate::runtime::userns;
+use crate::sys;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub ok: bool,
+    /// Needed for `devbox run` (others only degrade features).
+    pub required: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn ok(name: &'static str, required: bool, detail: impl Into<String>) -> Outcome {
+    Outcome {
+        name,
+        ok: true,
+        required,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn missing(
+    name: &'static str,
+    required: bool,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Outcome {
+    Outcome {
+        name,
+        ok: false,
+        required,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+/// The AppArmor profile that lets devbox create user namespaces on Ubuntu
+/// 23.10+ (shipped in templates/apparmor/devbox).
+pub const APPARMOR_PROFILE: &str = include_str!("../../templates/apparmor/devbox");
+
+/// Runs every check, in the order a user would fix them.
+pub fn run_all(host: &HostPaths, scratch: &Path) -> Vec<Outcome> {
+    let root = sys::ids::current_euid() == 0;
+    let mut out = vec![apparmor(host), subuid(host, root)];
+    let (newuidmap, mapping) = newuidmap(host, root);
+    out.push(newuidmap);
+    out.push(user_namespace(mapping.as_ref()));
+    out.push(overlay(mapping.as_ref(), scratch));
+    out.push(slirp4netns());
+    out.push(device(
+        "fuse",
+        "/dev/fuse",
+        false,
+        "FUSE overlay storage driver",
+        "sudo apt-get install fuse3 && sudo chmod 0666 /dev/fuse",
+    ));
+    out.push(cgroup(host));
+    out
+}
+
+fn apparmor(host: &HostPaths) -> Outcome {
+    let knob = host
+        .proc
+        .join("sys/kernel/apparmor_restrict_unprivileged_userns");
+    match std::fs::read_to_string(&knob).map(|s| s.trim().to_string()) {
+        Ok(v) if v == "1" => missing(
+            "apparmor",
+            true,
+            "kernel.apparmor_restrict_unprivileged_userns=1 blocks user namespaces for unconfined programs",
+            "install devbox's AppArmor profile once: `devbox doctor --apparmor-profile | sudo tee /etc/apparmor.d/devbox && sudo apparmor_parser -r /etc/apparmor.d/devbox`",
+        ),
+        Ok(_) => ok("apparmor", true, "user namespaces are not restricted by AppArmor"),
+        Err(_) => ok("apparmor", true, "no AppArmor user-namespace restriction on this kernel"),
+    }
+}
+
+fn subuid(host: &HostPaths, root: bool) -> Outcome {
+    if root {
+        return ok("subuid", true, "running as root: no subordinate ids needed");
+    }
+    let uid = sys::ids::current_euid();
+    let name = sys::ids::user_name(uid);
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let uids = idmap::parse_subid(&read(&host.etc_subuid), name.as_deref(), uid);
+    let gids = idmap::parse_subid(&read(&host.etc_subgid), name.as_deref(), uid);
+    let who = name.unwrap_or_else(|| uid.to_string());
+    match (uids, gids) {
+        (Some(u), Some(g)) => ok("subuid", true, format!("{who}: uids {}+{}, gids {}+{}", u.start, u.count, g.start, g.count)),
+        _ => missing(
+            "subuid",
+            true,
+            format!("no range for `{who}` in /etc/subuid and /etc/subgid (only your own uid can be mapped)"),
+            format!("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {who}"),
+        ),
+    }
+}
+
+fn newuidmap(host: &HostPaths, root: bool) -> (Outcome, Option<IdMapping>) {
+    if root {
+        return (
+            ok("newuidmap", true, "running as root: not needed"),
+            Some(IdMapping::Root),
+        );
+    }
+    match userns::detect_mapping(host) {
+        Ok((mapping @ IdMapping::Subordinate { .. }, _)) => {
+            let IdMapping::Subordinate { newuidmap, .. } = &mapping else {
+                unreachable!()
+            };
+            (
+                ok("newuidmap", true, newuidmap.display().to_string()),
+                Some(mapping),
+            )
+        }
+        Ok((mapping, _)) => {
+            let found = idmap::find_in_path("newuidmap", std::env::var_os("PATH").as_deref());
+            let detail = found.map_or(
+                "not installed (and no subordinate range to use it with)".to_string(),
+                |p| p.display().to_string(),
+            );
+            (ok("newuidmap", true, detail), Some(mapping))
+        }
+        Err(e) => (
+            missing(
+                "newuidmap",
+                true,
+                e.to_string(),
+                "sudo apt-get install uidmap",
+            ),
+            None,
+        ),
+    }
+}
+
+fn user_namespace(mapping: Option<&IdMapping>) -> Outcome {
+    let Some(mapping) = mapping else {
+        return missing(
+            "userns",
+            true,
+            "cannot test without newuidmap",
+            "sudo apt-get install uidmap",
+        );
+    };
+    // An empty __rmtree run: clone(CLONE_NEWUSER), map ids, exec, exit.
+    match userns::run_helper(mapping, &[OsString::from("__rmtree")]) {
+        Ok(()) => ok("userns", true, "user namespaces work with the id mapping"),
+        Err(e) => missing(
+            "userns",
+            true,
+            e.to_string(),
+            "enable unprivileged user namespaces: `sudo sysctl -w kernel.unprivileged_userns_clone=1` (Debian < 11) or `user.max_user_namespaces` > 0",
+        ),
+    }
+}
+
+fn overlay(mapping: Option<&IdMapping>, scratch: &Path) -> Outcome {
+    let Some(mapping) = mapping else {
+        return missing(
+            "overlay",
+            false,
+            "cannot test without a user namespace",
+            "see `userns`",
+        );
+    };
+    let dir = scratch.join(format!(
+        "overlay-probe-{}",
+        crate::store::atomic::unique_suffix()
+    ));
+    let prepare = || -> std::io::Result<()> {
+        for sub in ["lower", "upper", "work", "merged"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        std::fs::write(dir.join("lower/probe"), b"x")
+    };
+    let result = prepare().map_err(|e| e.to_string()).and_then(|()| {
+        let namespaces = sys::ns::Namespaces {
+            user: !matches!(mapping, IdMapping::Root),
+            mount: true,
+            ..Default::default()
+        };
+        let role = [
+            OsString::from("__probe-overlay"),
+            dir.as_os_str().to_os_string(),
+        ];
+        probe_in(mapping, namespaces, &role)
+    });
+    let _ = crate::runtime::remove::remove_tree(mapping, &dir);
+    match result {
+        Ok(()) => ok("overlay", false, "the kernel overlay mounts inside a user namespace (storage driver `overlay`)"),
+        Err(e) => missing("overlay", false, e, "a kernel >= 5.11 mounts overlayfs in a user namespace; otherwise devbox needs the FUSE driver"),
+    }
+}
+
+fn probe_in(
+    mapping: &IdMapping,
+    namespaces: sys::ns::Namespaces,
+    role: &[OsString],
+) -> Result<(), String> {
+    let child = userns::spawn(mapping, namespaces, role).map_err(|e| e.to_string())?;
+    let mut failure = None;
+    while let Ok(Some((msg, _))) = child.channel.recv::<crate::runtime::ipc::ToParent>("probe") {
+        if let crate::runtime::ipc::ToParent::Failed { message, .. } = msg {
+            failure = Some(message);
+        }
+    }
+    let exit = sys::process::wait_exit(child.pid).map_err(|e| e.to_string())?;
+    match (failure, exit) {
+        (Some(m), _) => Err(m),
+        (None, sys::process::Exit::Code(0)) => Ok(()),
+        (None, e) => Err(format!("probe exited with {}", e.as_code())),
+    }
+}
+
+fn slirp4netns() -> Outcome {
+    match idmap::find_in_path("slirp4netns", std::env::var_os("PATH").as_deref()) {
+        None => missing(
+            "slirp4netns",
+            true,
+            "not installed: containers get no network by default",
+            "sudo apt-get install slirp4netns (or run with `--network none`)",
+        ),
+        Some(path) => match access_rw("/dev/net/tun") {
+            Ok(()) => ok(
+                "slirp4netns",
+                true,
+                format!("{} with /dev/net/tun", path.display()),
+            ),
+            Err(e) => missing(
+                "slirp4netns",
+                true,
+                format!("/dev/net/tun: {e}"),
+                "sudo chmod 0666 /dev/net/tun (the default on desktop distributions)",
+            ),
+        },
+    }
+}
+
+fn device(name: &'static str, path: &str, required: bool, what: &str, fix: &str) -> Outcome {
+    match access_rw(path) {
+        Ok(()) => ok(name, required, format!("{path} is usable ({what})")),
+        Err(e) => missing(name, required, format!("{path}: {e} ({what})"), fix),
+    }
+}
+
+fn access_rw(path: &str) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn cgroup(host: &HostPaths) -> Outcome {
+    let controllers = host.sys_fs_cgroup.join("cgroup.controllers");
+    if !controllers.exists() {
+        return missing(
+            "cgroup",
+            false,
+            "no cgroup v2 unified hierarchy: --memory, --cpus and --pids-limit are unavailable",
+            "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2) and a systemd user session that delegates controllers",
+        );
+    }
+    ok(
+        "cgroup",
+        false,
+        "cgroup v2 present (delegation is checked when limits are used)",
+    )
+}

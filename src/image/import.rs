@@ -1,0 +1,175 @@
+//! `devbox import`: a root filesystem tarball becomes a one-layer OCI image
+//! (blob, config, manifest, tag), like `docker import`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use super::digest::{Hasher, HashingReader};
+use super::oci::{self, Descriptor, History, ImageConfig, Manifest, RootFs};
+use super::{Digest, Reference};
+use crate::store::{Store, StoreError};
+
+/// Unpacks a layer blob into a directory as the mapped ids (the runtime
+/// implements it with a user-namespace helper).
+pub trait Unpacker {
+    fn unpack(&self, blob: &Path, dest: &Path) -> Result<(), String>;
+    fn remove(&self, path: &Path) -> Result<(), String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the tarball: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("the input is not a tar archive (plain or gzip)")]
+    NotATar,
+    #[error("cannot unpack the layer: {0}")]
+    Unpack(String),
+    #[error("invalid --change `{text}`: {reason}")]
+    Change { text: String, reason: String },
+}
+
+pub struct ImportRequest {
+    pub reference: Reference,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+}
+
+/// Imports `source` and tags it; returns the image id (config digest).
+pub fn import(
+    store: &Store,
+    source: &mut dyn Read,
+    request: &ImportRequest,
+    unpacker: &dyn Unpacker,
+) -> Result<Digest, ImportError> {
+    let mut config_overrides = oci::RunConfig::default();
+    for change in &request.changes {
+        super::change::apply(&mut config_overrides, change).map_err(|reason| {
+            ImportError::Change {
+                text: change.clone(),
+                reason,
+            }
+        })?;
+    }
+    let (blob, media_type, size, diff_id) = store_blob(store, source)?;
+    if !store.has_layer(&diff_id) {
+        let staging = store.staging_dir("layer")?;
+        let diff = staging.join("diff");
+        fs_err::create_dir(&diff).map_err(StoreError::from)?;
+        if let Err(e) = unpacker.unpack(&store.blob_path(&blob), &diff) {
+            let _ = unpacker.remove(&staging);
+            return Err(ImportError::Unpack(e));
+        }
+        if !store.publish_layer(&staging, &diff_id)? {
+            let _ = unpacker.remove(&staging);
+        }
+    }
+    let now = crate::runtime::state::now();
+    let config = ImageConfig {
+        created: Some(now.clone()),
+        author: None,
+        architecture: oci::host_architecture().into(),
+        os: "linux".into(),
+        config: config_overrides,
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![diff_id],
+        },
+        history: vec![History {
+            created: Some(now),
+            created_by: Some("devbox import".into()),
+            comment: request
+                .message
+                .clone()
+                .or_else(|| Some("Imported from tarball".into())),
+            empty_layer: false,
+        }],
+    };
+    let config_bytes =
+        serde_json::to_vec(&config).map_err(|e| ImportError::Read(std::io::Error::other(e)))?;
+    let config_digest = store.put_blob(&config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
+        config: Descriptor {
+            media_type: oci::MEDIA_TYPE_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            annotations: Default::default(),
+        },
+        layers: vec![Descriptor {
+            media_type: media_type.into(),
+            digest: blob,
+            size,
+            annotations: Default::default(),
+        }],
+        annotations: Default::default(),
+    };
+    let manifest_bytes =
+        serde_json::to_vec(&manifest).map_err(|e| ImportError::Read(std::io::Error::other(e)))?;
+    let manifest_digest = store.put_blob(&manifest_bytes)?;
+    let _lock =
+        crate::store::lock::Lock::exclusive(&store.lock_path()).map_err(StoreError::from)?;
+    store.set_ref(&request.reference, &manifest_digest)?;
+    Ok(config_digest)
+}
+
+/// Copies the tarball into the blob store while hashing it; returns the
+/// blob digest, its media type and size, and the uncompressed diff id.
+fn store_blob(
+    store: &Store,
+    source: &mut dyn Read,
+) -> Result<(Digest, &'static str, u64, Digest), ImportError> {
+    let tmp = store
+        .tmp_dir()
+        .join(format!("import-{}", crate::store::atomic::unique_suffix()));
+    let result = (|| {
+        let mut file = fs_err::File::create(&tmp).map_err(|e| ImportError::Store(e.into()))?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut head = Vec::new();
+        loop {
+            let n = source.read(&mut buf).map_err(ImportError::Read)?;
+            if n == 0 {
+                break;
+            }
+            if head.len() < 512 {
+                head.extend_from_slice(&buf[..n.min(512)]);
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n])
+                .map_err(|e| ImportError::Store(e.into()))?;
+        }
+        file.sync_all().map_err(|e| ImportError::Store(e.into()))?;
+        let size = hasher.bytes;
+        let digest = hasher.finish();
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let (media_type, diff_id) = if gzip {
+            let decoder = flate2::read::MultiGzDecoder::new(
+                std::fs::File::open(&tmp).map_err(ImportError::Read)?,
+            );
+            let mut reader = HashingReader::new(decoder);
+            std::io::copy(&mut reader, &mut std::io::sink()).map_err(|_| ImportError::NotATar)?;
+            (oci::MEDIA_TYPE_LAYER_GZIP, reader.hasher.finish())
+        } else {
+            // ustar magic at offset 257 (an empty archive is all zeros).
+            let is_tar =
+                head.len() >= 263 && (&head[257..262] == b"ustar" || head.iter().all(|b| *b == 0));
+            if !is_tar {
+                return Err(ImportError::NotATar);
+            }
+            (oci::MEDIA_TYPE_LAYER_TAR, digest.clone())
+        };
+        if store.has_blob(&digest) {
+            let _ = std::fs::remove_file(&tmp);
+        } else {
+            store.publish_blob_file(&tmp, &digest)?;
+        }
+        Ok((digest, media_type, size, diff_id))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,121 @@
+//! Creating a container: the image config merged with the request
+//! (ENTRYPOINT/CMD/ENV/WORKDIR/USER rules), a name and id, and its record
+//! in the store.
+
+use super::plan::RunSpec;
+use super::state::{self, State};
+use super::{Result, RuntimeError};
+use crate::spec::container::{self, Network};
+use crate::spec::mount::BindMount;
+use crate::spec::{ids, user::UserSpec};
+use crate::store::containers::{ContainerDirs, ContainerRecord};
+use crate::store::images::Image;
+use crate::store::Store;
+
+/// What the user asked for, already parsed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub image_name: String,
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<String>,
+    pub user: Option<UserSpec>,
+    pub binds: Vec<BindMount>,
+    pub network: Network,
+    pub entrypoint: Option<Vec<String>>,
+    pub args: Vec<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut buf);
+    }
+    buf
+}
+
+/// Merges image and request into a RunSpec (pure).
+pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
+    let cfg = &image.config.config;
+    let argv = container::command(
+        cfg.entrypoint.as_deref(),
+        cfg.cmd.as_deref(),
+        request.entrypoint.clone(),
+        &request.args,
+    )
+    .map_err(|e| RuntimeError::Setup(e.to_string()))?;
+    let hostname = request
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
+    // HOME is filled in by init from the image's passwd when unset.
+    let mut env = container::environment(
+        cfg.env.as_deref().unwrap_or_default(),
+        &request.env,
+        &hostname,
+        "",
+        request.tty,
+    );
+    if env.get("HOME") == Some("") {
+        env.vars.retain(|(k, _)| k != "HOME");
+    }
+    let user = match &request.user {
+        Some(u) => u.clone(),
+        None => match cfg.user.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => UserSpec::parse(u).map_err(|e| RuntimeError::Setup(e.to_string()))?,
+            None => UserSpec::root(),
+        },
+    };
+    Ok(RunSpec {
+        argv,
+        env: env.to_list(),
+        workdir: container::workdir(request.workdir.as_deref(), cfg.working_dir.as_deref()),
+        user,
+        hostname,
+        network: request.network,
+        tty: request.tty,
+        interactive: request.interactive,
+        binds: request.binds.clone(),
+        auto_remove: request.auto_remove,
+    })
+}
+
+/// Creates the container in the store.
+pub fn create(
+    store: &Store,
+    image: &Image,
+    request: &Request,
+) -> Result<(ContainerRecord, ContainerDirs)> {
+    let id = ids::container_id(random_bytes());
+    let name = match &request.name {
+        Some(n) => {
+            ids::validate_name(n).map_err(|e| RuntimeError::Setup(e.to_string()))?;
+            n.clone()
+        }
+        None => ids::generated_name(u32::from_le_bytes(random_bytes())),
+    };
+    let spec = run_spec(image, request, &id)?;
+    let record = ContainerRecord {
+        id,
+        name,
+        created: state::now(),
+        image: request.image_name.clone(),
+        image_id: image.id.clone(),
+        spec,
+    };
+    let dirs = match store.create_container(&record, &State::created()) {
+        Err(crate::store::StoreError::NameInUse { .. }) if request.name.is_none() => {
+            // A generated name collided: add a short suffix, as Podman does.
+            let mut retry = record.clone();
+            retry.name = format!("{}_{}", record.name, &record.id[..6]);
+            let dirs = store.create_container(&retry, &State::created())?;
+            return Ok((retry, dirs));
+        }
+        other => other?,
+    };
+    Ok((record, dirs))
+}

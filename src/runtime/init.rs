@@ -1,0 +1,285 @@
+//! The container's first process (`devbox __init`), running as root of the
+//! new user namespace and PID 1 of the new PID namespace: it builds the
+//! filesystem view from the plan, pivots into it, sets hostname, terminal
+//! and user, and execs the command, which stays PID 1.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::ipc::{Channel, ExecFailure, ToInit, ToParent};
+use super::plan::{InitSpec, MountOp};
+use crate::fs::confine::resolve_in_root;
+use crate::spec::env::Environment;
+use crate::spec::user;
+use crate::sys::{self, mount::Flags};
+
+/// A failure before exec: what kind (for the exit code) and why.
+type Failure = (ExecFailure, String);
+
+fn setup(msg: impl std::fmt::Display) -> Failure {
+    (ExecFailure::Setup, msg.to_string())
+}
+
+/// Entry point of `devbox __init --fd N`. Returns only on failure, with the
+/// exit code to use.
+pub fn main(fd: i32) -> u8 {
+    sys::process::set_name("devbox:[init]");
+    let channel = match sys::ipc::inherited_fd(fd) {
+        Ok(sock) => Channel { sock },
+        Err(_) => return 125,
+    };
+    let (kind, message) = match run(&channel) {
+        Ok(never) => match never {},
+        Err(failure) => failure,
+    };
+    let code = match kind {
+        ExecFailure::NotFound => 127,
+        ExecFailure::NotExecutable => 126,
+        ExecFailure::Setup => 125,
+    };
+    let _ = channel.send(&ToParent::Failed { kind, message }, &[]);
+    code
+}
+
+enum Never {}
+
+fn run(channel: &Channel) -> Result<Never, Failure> {
+    let spec = match channel.recv::<ToInit>("parent").map_err(setup)? {
+        Some((ToInit::Spec(spec), _)) => *spec,
+        _ => return Err(setup("the parent sent no container spec")),
+    };
+    sys::process::setsid().map_err(setup)?;
+    sys::process::umask(0o022);
+    sys::mount::make_rprivate().map_err(setup)?;
+    for op in &spec.mounts {
+        apply(op, &spec.rootfs).map_err(setup)?;
+    }
+    sys::ns::sethostname(&spec.run.hostname).map_err(setup)?;
+    if spec.run.network != crate::spec::container::Network::Host {
+        sys::net::bring_up_loopback().map_err(setup)?;
+    }
+    sys::mount::pivot_root(&spec.rootfs).map_err(setup)?;
+    // Names and homes come from the image's own passwd and group files.
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let user =
+        user::resolve(&spec.run.user, &read("/etc/passwd"), &read("/etc/group")).map_err(setup)?;
+    let mut env = Environment::from_list(&spec.run.env);
+    env.set_default("HOME", &user.home);
+    std::fs::create_dir_all(&spec.run.workdir).map_err(|e| {
+        setup(format!(
+            "cannot create working directory {}: {e}",
+            spec.run.workdir
+        ))
+    })?;
+    stdio(&spec, channel)?;
+    if spec.wait_network {
+        match channel.recv::<ToInit>("parent").map_err(setup)? {
+            Some((ToInit::NetworkReady, _)) => {}
+            _ => return Err(setup("the network was not set up")),
+        }
+    }
+    let mut groups = vec![user.gid];
+    groups.extend(&user.additional_gids);
+    sys::ids::switch_user(user.uid, user.gid, &groups, spec.can_setgroups).map_err(setup)?;
+    std::env::set_current_dir(&spec.run.workdir).map_err(|e| {
+        setup(format!(
+            "cannot enter working directory {}: {e}",
+            spec.run.workdir
+        ))
+    })?;
+    exec(&spec.run.argv, &env)
+}
+
+/// Sets up the container's stdin/stdout/stderr: a pty from the container's
+/// own devpts (its master goes to the parent), or the inherited pipes with
+/// stdin closed unless `-i`.
+fn stdio(spec: &InitSpec, channel: &Channel) -> Result<(), Failure> {
+    if spec.run.tty {
+        let (master, slave) = sys::tty::open_pty().map_err(setup)?;
+        channel.send(&ToParent::Pty, &[&master]).map_err(setup)?;
+        drop(master);
+        sys::tty::set_controlling_tty(slave.as_fd()).map_err(setup)?;
+        for target in 0..3 {
+            sys::process::dup_onto(&slave, target).map_err(setup)?;
+        }
+    } else if !spec.run.interactive {
+        let null: OwnedFd = std::fs::File::open("/dev/null").map_err(setup)?.into();
+        sys::process::dup_onto(&null, 0).map_err(setup)?;
+    }
+    Ok(())
+}
+
+fn exec(argv: &[String], env: &Environment) -> Result<Never, Failure> {
+    let program = &argv[0];
+    let path = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        let search = env
+            .get("PATH")
+            .unwrap_or(crate::spec::container::DEFAULT_PATH);
+        search
+            .split(':')
+            .map(|dir| Path::new(dir).join(program))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                (
+                    ExecFailure::NotFound,
+                    format!("exec: \"{program}\": executable file not found in $PATH"),
+                )
+            })?
+    };
+    let cstring = |s: &[u8]| CString::new(s).map_err(|_| setup("argument contains a NUL byte"));
+    let path_c = cstring(path.as_os_str().as_bytes())?;
+    let argv_c = argv
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env_c = env
+        .to_list()
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    sys::process::close_fds_from(3, &[]);
+    sys::process::reset_signal_dispositions();
+    let err = sys::process::execve(&path_c, &argv_c, &env_c);
+    let kind = match err.errno() {
+        sys::Errno::ENOENT => ExecFailure::NotFound,
+        _ => ExecFailure::NotExecutable,
+    };
+    let reason = match err.errno() {
+        sys::Errno::ENOENT => "no such file or directory".to_string(),
+        sys::Errno::EACCES => "permission denied".to_string(),
+        sys::Errno::ENOEXEC => "exec format error".to_string(),
+        other => other.desc().to_lowercase(),
+    };
+    Err((kind, format!("exec: \"{program}\": {reason}")))
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    File,
+    Dir,
+}
+
+/// Resolves a container path under the new root and makes sure something of
+/// the right kind is there to mount on.
+fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
+    let path = resolve_in_root(root, inside).map_err(|e| e.to_string())?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let exists = path.symlink_metadata().is_ok();
+    if !exists {
+        let made = match kind {
+            Kind::Dir => std::fs::create_dir(&path),
+            Kind::File => std::fs::File::create(&path).map(drop),
+        };
+        made.map_err(|e| format!("cannot create mount point {inside}: {e}"))?;
+    }
+    Ok(path)
+}
+
+fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
+    let nosuid_nodev_noexec = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
+    match op {
+        MountOp::Overlay {
+            layers_dir,
+            lowers,
+            upper,
+            work,
+            userxattr,
+        } => {
+            // Relative lower dirs keep the options within one page.
+            std::env::set_current_dir(layers_dir)
+                .map_err(|e| format!("cannot enter {}: {e}", layers_dir.display()))?;
+            let mut data = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lowers.join(":"),
+                upper.display(),
+                work.display()
+            );
+            if *userxattr {
+                data.push_str(",userxattr");
+            }
+            sys::mount::mount("overlay", root, "overlay", Flags::empty(), Some(&data))
+                .map_err(|e| e.to_string())?;
+            std::env::set_current_dir("/").map_err(|e| e.to_string())?;
+        }
+        MountOp::Proc { target: t } => {
+            let t = target(root, t, Kind::Dir)?;
+            sys::mount::mount("proc", &t, "proc", nosuid_nodev_noexec, None)
+                .map_err(|e| e.to_string())?;
+        }
+        MountOp::Tmpfs {
+            target: t,
+            options,
+            noexec,
+        } => {
+            let t = target(root, t, Kind::Dir)?;
+            let mut flags = Flags::MS_NOSUID | Flags::MS_STRICTATIME;
+            if *noexec {
+                flags |= Flags::MS_NODEV | Flags::MS_NOEXEC;
+            }
+            sys::mount::mount("tmpfs", &t, "tmpfs", flags, Some(options))
+                .map_err(|e| e.to_string())?;
+        }
+        MountOp::Devpts { target: t, options } => {
+            let t = target(root, t, Kind::Dir)?;
+            sys::mount::mount(
+                "devpts",
+                &t,
+                "devpts",
+                Flags::MS_NOSUID | Flags::MS_NOEXEC,
+                Some(options),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        MountOp::Mqueue { target: t } => {
+            let t = target(root, t, Kind::Dir)?;
+            sys::mount::mount("mqueue", &t, "mqueue", nosuid_nodev_noexec, None)
+                .map_err(|e| e.to_string())?;
+        }
+        MountOp::Sysfs {
+            target: t,
+            own_netns,
+        } => {
+            let t = target(root, t, Kind::Dir)?;
+            let flags = nosuid_nodev_noexec | Flags::MS_RDONLY;
+            let mounted =
+                *own_netns && sys::mount::mount("sysfs", &t, "sysfs", flags, None).is_ok();
+            if !mounted {
+                // sysfs can only be mounted by the owner of the network
+                // namespace; share the host's, read-only.
+                sys::mount::bind(Path::new("/sys"), &t, true, true).map_err(|e| e.to_string())?;
+            }
+        }
+        MountOp::Device { source, target: t } => {
+            let t = target(root, t, Kind::File)?;
+            sys::mount::bind(Path::new(source), &t, false, false).map_err(|e| e.to_string())?;
+        }
+        MountOp::Bind {
+            source,
+            target: t,
+            readonly,
+        } => {
+            let kind = if source.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            let t = target(root, t, kind)?;
+            sys::mount::bind(source, &t, true, *readonly).map_err(|e| e.to_string())?;
+        }
+        MountOp::Symlink { target: t, link_to } => {
+            let path = resolve_in_root(root, t).map_err(|e| e.to_string())?;
+            if path.symlink_metadata().is_err() {
+                std::os::unix::fs::symlink(link_to, &path)
+                    .map_err(|e| format!("cannot create symlink {t}: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}

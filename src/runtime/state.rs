@@ -1,0 +1,111 @@
+//! A container's lifecycle status, with the transitions it allows.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+impl Status {
+    /// A status that claims a process exists; only true while the owner
+    /// holds the container's lock.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running)
+    }
+
+    pub fn can_start(self) -> bool {
+        matches!(self, Status::Created | Status::Exited)
+    }
+
+    pub fn can_remove(self, force: bool) -> bool {
+        force || !self.is_live()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// What happened to a container (state.json).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// Host pid of the container's first process while it runs.
+    pub pid: Option<i32>,
+    /// `None` with status exited means "unknown" (the owner died).
+    pub exit_code: Option<i32>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Why the last start failed, for `inspect`.
+    pub error: Option<String>,
+}
+
+impl State {
+    pub fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    pub fn running(&mut self, pid: i32, now: String) {
+        self.status = Status::Running;
+        self.pid = Some(pid);
+        self.exit_code = None;
+        self.started_at = Some(now);
+        self.finished_at = None;
+        self.error = None;
+    }
+
+    pub fn exited(&mut self, code: Option<i32>, now: String) {
+        self.status = Status::Exited;
+        self.pid = None;
+        self.exit_code = code;
+        self.finished_at = Some(now);
+    }
+
+    /// The owner died without recording an exit (SIGKILL, reboot).
+    pub fn mark_lost(&mut self) {
+        self.status = Status::Exited;
+        self.pid = None;
+        self.exit_code = None;
+    }
+}
+
+/// Now, as RFC 3339 with nanoseconds (Docker's format).
+pub fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions() {
+        let mut s = State::created();
+        assert!(s.status.can_start());
+        s.running(42, now());
+        assert!(!s.status.can_start());
+        assert!(!s.status.can_remove(false));
+        assert!(s.status.can_remove(true));
+        s.exited(Some(3), now());
+        assert_eq!(s.exit_code, Some(3));
+        assert!(s.status.can_remove(false));
+        s.running(43, now());
+        s.mark_lost();
+        assert_eq!((s.status, s.exit_code), (Status::Exited, None));
+    }
+}

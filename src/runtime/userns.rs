@@ -1,0 +1,191 @@
+//! Starting devbox's own child roles in new namespaces with the user's id
+//! mapping: the container init, and helpers that must act as the mapped ids
+//! (unpacking layers with their owners, removing trees they own).
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use super::idmap::{self, IdMapping};
+use super::ipc::{Channel, ToParent};
+use super::{Result, RuntimeError};
+use crate::paths::HostPaths;
+use crate::sys::{self, ns::Namespaces, Pid};
+
+/// Works out the id mapping for the invoking user. The warning, if any, is
+/// for the caller to print (single-id fallback).
+pub fn detect_mapping(host: &HostPaths) -> Result<(IdMapping, Option<String>)> {
+    let uid = sys::ids::current_euid();
+    let gid = sys::ids::current_gid();
+    if uid == 0 {
+        return Ok((IdMapping::Root, None));
+    }
+    let name = sys::ids::user_name(uid);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let uids = idmap::parse_subid(&read(&host.etc_subuid), name.as_deref(), uid);
+    let gids = idmap::parse_subid(&read(&host.etc_subgid), name.as_deref(), uid);
+    let display = name.clone().unwrap_or_else(|| uid.to_string());
+    match (uids, gids) {
+        (Some(uids), Some(gids)) => {
+            let path = std::env::var_os("PATH");
+            let find = |p: &str| idmap::find_in_path(p, path.as_deref());
+            let (Some(newuidmap), Some(newgidmap)) = (find("newuidmap"), find("newgidmap")) else {
+                return Err(RuntimeError::NoNewuidmap { user: display });
+            };
+            Ok((
+                IdMapping::Subordinate {
+                    uid,
+                    gid,
+                    uids: (uids.start, uids.count),
+                    gids: (gids.start, gids.count),
+                    newuidmap,
+                    newgidmap,
+                },
+                None,
+            ))
+        }
+        _ => Ok((
+            IdMapping::Single { uid, gid },
+            Some(format!(
+                "no subordinate ids for `{display}` in /etc/subuid and /etc/subgid: only your own uid is mapped (to root); images with files owned by other users will not work (`devbox doctor` explains the fix)"
+            )),
+        )),
+    }
+}
+
+/// A child role started in new namespaces, waiting at its gate.
+pub struct Child {
+    pub pid: Pid,
+    pub channel: Channel,
+}
+
+/// Starts `devbox <role args> --fd N` in `namespaces`, writes the id
+/// mapping, and opens the gate.
+pub fn spawn(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) -> Result<Child> {
+    let (parent_end, child_end) = sys::ipc::seqpacket_pair()?;
+    sys::ipc::set_inheritable(&child_end)?;
+    let exe = std::env::current_exe()?;
+    let cstr = |s: &[u8]| CString::new(s).map_err(|e| RuntimeError::Setup(e.to_string()));
+    let exe_c = cstr(exe.as_os_str().as_bytes())?;
+    let mut argv = vec![cstr(b"devbox")?];
+    for arg in role {
+        argv.push(cstr(arg.as_bytes())?);
+    }
+    argv.push(cstr(b"--fd")?);
+    argv.push(cstr(
+        std::os::fd::AsRawFd::as_raw_fd(&child_end)
+            .to_string()
+            .as_bytes(),
+    )?);
+    let envp: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let pid =
+        sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end).map_err(|e| {
+            if namespaces.user {
+                RuntimeError::UserNamespace(e)
+            } else {
+                RuntimeError::Sys(e)
+            }
+        })?;
+    drop(child_end);
+    let child = Child {
+        pid,
+        channel: Channel { sock: parent_end },
+    };
+    if let Err(e) = write_mapping(mapping, pid) {
+        let _ = sys::process::kill(pid, libc::SIGKILL);
+        let _ = sys::process::wait_exit(pid);
+        return Err(e);
+    }
+    child
+        .channel
+        .send_gate()
+        .map_err(|e| RuntimeError::Setup(e.to_string()))?;
+    Ok(child)
+}
+
+fn write_mapping(mapping: &IdMapping, pid: Pid) -> Result<()> {
+    match mapping {
+        IdMapping::Root => Ok(()),
+        IdMapping::Subordinate {
+            newuidmap,
+            newgidmap,
+            ..
+        } => {
+            run_map_helper(newuidmap, pid, &mapping.uid_args())?;
+            run_map_helper(newgidmap, pid, &mapping.gid_args())
+        }
+        IdMapping::Single { uid, gid } => {
+            let proc = format!("/proc/{pid}");
+            let write = |file: &str, text: String| {
+                fs_err::write(format!("{proc}/{file}"), text).map_err(RuntimeError::Io)
+            };
+            write("setgroups", "deny".into())?;
+            write("uid_map", format!("0 {uid} 1"))?;
+            write("gid_map", format!("0 {gid} 1"))
+        }
+    }
+}
+
+fn run_map_helper(program: &std::path::Path, pid: Pid, args: &[String]) -> Result<()> {
+    let output = std::process::Command::new(program)
+        .arg(pid.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| RuntimeError::IdMap {
+            program: program.display().to_string(),
+            message: e.to_string(),
+        })?;
+    if !output.status.success() {
+        return Err(RuntimeError::IdMap {
+            program: program.display().to_string(),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs a helper role (`__unpack`, `__rmtree`) in a user namespace only and
+/// waits for it; its failure message comes back over the channel.
+pub fn run_helper(mapping: &IdMapping, role: &[OsString]) -> Result<()> {
+    let namespaces = Namespaces {
+        user: !matches!(mapping, IdMapping::Root),
+        ..Namespaces::default()
+    };
+    let child = spawn(mapping, namespaces, role)?;
+    let mut failure = None;
+    while let Ok(Some((msg, _))) = child.channel.recv::<ToParent>("helper") {
+        if let ToParent::Failed { message, .. } = msg {
+            failure = Some(message);
+        }
+    }
+    let exit = sys::process::wait_exit(child.pid)?;
+    match (failure, exit) {
+        (Some(message), _) => Err(RuntimeError::Setup(message)),
+        (None, sys::process::Exit::Code(0)) => Ok(()),
+        (None, other) => Err(RuntimeError::Setup(format!(
+            "helper `{}` ended with status {}",
+            role.first()
+                .map(|r| r.to_string_lossy())
+                .unwrap_or_default(),
+            other.as_code()
+        ))),
+    }
+}
+
+/// Inside a helper: reports a failure to the parent.
+pub fn report_failure(channel: &Channel, message: String) {
+    let _ = channel.send(
+        &ToParent::Failed {
+            kind: super::ipc::ExecFailure::Setup,
+            message,
+        },
+        &[],
+    );
+}

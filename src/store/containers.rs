@@ -1,0 +1,212 @@
+//! Container records: `config.json` (what to run), `state.json` (what
+//! happened), and the directories the runtime mounts.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::lock::Lock;
+use super::{atomic, Result, Store, StoreError};
+use crate::runtime::state::State;
+
+/// What a container was created with; written once at create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: crate::image::Digest,
+    pub spec: crate::runtime::plan::RunSpec,
+}
+
+/// The directories and files of one container.
+#[derive(Debug, Clone)]
+pub struct ContainerDirs {
+    pub dir: PathBuf,
+}
+
+impl ContainerDirs {
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    /// Held by whoever owns the running container (liveness, DESIGN.md).
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("running.lock")
+    }
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+    pub fn etc(&self) -> PathBuf {
+        self.dir.join("etc")
+    }
+}
+
+impl Store {
+    pub fn container_dirs(&self, id: &str) -> ContainerDirs {
+        ContainerDirs {
+            dir: self.containers_dir().join(id),
+        }
+    }
+
+    /// Creates a container: reserves its name (atomically: a symlink that
+    /// fails if it exists), then its directory and records.
+    pub fn create_container(
+        &self,
+        record: &ContainerRecord,
+        state: &State,
+    ) -> Result<ContainerDirs> {
+        let link = self.names_dir().join(&record.name);
+        if let Err(e) = std::os::unix::fs::symlink(&record.id, &link) {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                let id = std::fs::read_link(&link)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if self.container_dirs(&id).config().is_file() {
+                    return Err(StoreError::NameInUse {
+                        name: record.name.clone(),
+                        id,
+                    });
+                }
+                // A stale reservation from a crashed create: take it over.
+                fs_err::remove_file(&link)?;
+                std::os::unix::fs::symlink(&record.id, &link)?;
+            } else {
+                return Err(e.into());
+            }
+        }
+        let dirs = self.container_dirs(&record.id);
+        let result = (|| -> Result<()> {
+            let staging = self.staging_dir("container")?;
+            for sub in ["upper", "work", "rootfs", "etc"] {
+                fs_err::create_dir(staging.join(sub))?;
+            }
+            atomic::write_json(&staging.join("state.json"), state)?;
+            // config.json last: a directory with it is a complete container.
+            atomic::write_json(&staging.join("config.json"), record)?;
+            fs_err::rename(&staging, &dirs.dir)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&link);
+            return Err(e);
+        }
+        Ok(dirs)
+    }
+
+    pub fn load_container(&self, id: &str) -> Result<(ContainerRecord, State)> {
+        let dirs = self.container_dirs(id);
+        let read = |path: PathBuf| -> Result<Vec<u8>> {
+            std::fs::read(&path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    StoreError::NoSuchContainer(id.to_string())
+                } else {
+                    e.into()
+                }
+            })
+        };
+        let record: ContainerRecord =
+            serde_json::from_slice(&read(dirs.config())?).map_err(|e| StoreError::Corrupt {
+                path: dirs.config(),
+                reason: e.to_string(),
+            })?;
+        let mut state: State =
+            serde_json::from_slice(&read(dirs.state())?).map_err(|e| StoreError::Corrupt {
+                path: dirs.state(),
+                reason: e.to_string(),
+            })?;
+        // Liveness is the owner's lock, not "the pid exists" (DESIGN.md).
+        if state.status.is_live() && !Lock::is_held(&dirs.lock()) {
+            state.mark_lost();
+        }
+        Ok((record, state))
+    }
+
+    pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
+        atomic::write_json(&self.container_dirs(id).state(), state)?;
+        Ok(())
+    }
+
+    /// Every container id, oldest first.
+    pub fn list_containers(&self) -> Result<Vec<(ContainerRecord, State)>> {
+        let mut out = Vec::new();
+        for entry in fs_err::read_dir(self.containers_dir())? {
+            let entry = entry?;
+            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            match self.load_container(&id) {
+                Ok(c) => out.push(c),
+                // Half-removed or half-created: not a container (yet).
+                Err(StoreError::NoSuchContainer(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.0.created.cmp(&b.0.created));
+        Ok(out)
+    }
+
+    /// Finds a container by name, full id or unique id prefix.
+    pub fn resolve_container(&self, name_or_id: &str) -> Result<String> {
+        let link = self.names_dir().join(name_or_id);
+        if !name_or_id.contains('/') {
+            if let Ok(target) = std::fs::read_link(&link) {
+                let id = target.to_string_lossy().into_owned();
+                if self.container_dirs(&id).config().is_file() {
+                    return Ok(id);
+                }
+            }
+        }
+        if !name_or_id.is_empty() && name_or_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut matches = Vec::new();
+            for entry in fs_err::read_dir(self.containers_dir())? {
+                let id = entry?.file_name().to_string_lossy().into_owned();
+                if id.starts_with(name_or_id) && self.container_dirs(&id).config().is_file() {
+                    matches.push(id);
+                }
+            }
+            match matches.len() {
+                1 => return Ok(matches.remove(0)),
+                0 => {}
+                _ => {
+                    return Err(StoreError::Ambiguous {
+                        prefix: name_or_id.into(),
+                        what: "container",
+                    })
+                }
+            }
+        }
+        Err(StoreError::NoSuchContainer(name_or_id.to_string()))
+    }
+
+    /// Forgets a container's name and records. Its directory must already be
+    /// emptied by the runtime (files owned by mapped ids need the user
+    /// namespace to remove).
+    pub fn release_name(&self, name: &str, id: &str) -> Result<()> {
+        let link = self.names_dir().join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy() == id) {
+            fs_err::remove_file(&link)?;
+        }
+        Ok(())
+    }
+
+    /// A container directory moved aside for deletion: once renamed it is no
+    /// longer listed, so a crash mid-delete leaves no half container.
+    pub fn retire_container_dir(&self, id: &str) -> Result<PathBuf> {
+        let retired = self
+            .tmp_dir()
+            .join(format!("removed-{id}-{}", atomic::unique_suffix()));
+        fs_err::rename(self.container_dirs(id).dir, &retired)?;
+        Ok(retired)
+    }
+}

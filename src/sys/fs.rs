@@ -1,0 +1,41 @@
+//! Filesystem calls std does not offer: whiteout device nodes and xattrs.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::{Result, SysError};
+
+/// Creates an overlayfs whiteout (a 0/0 character device), which the kernel
+/// allows without CAP_MKNOD since Linux 5.8.
+pub fn make_whiteout(path: &Path) -> Result<()> {
+    use nix::sys::stat::{mknod, Mode, SFlag};
+    mknod(path, SFlag::S_IFCHR, Mode::empty(), 0)
+        .map_err(|e| SysError::new("mknod", path.display(), e))
+}
+
+/// Sets an extended attribute on `path` itself (not following symlinks).
+pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<()> {
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SysError::new("lsetxattr", path.display(), nix::Error::EINVAL))?;
+    let n = CString::new(name).map_err(|_| SysError::new("lsetxattr", name, nix::Error::EINVAL))?;
+    // SAFETY: both strings are NUL-terminated and live across the call; the
+    // value pointer and length describe a valid slice.
+    let rc = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(SysError::new(
+            "lsetxattr",
+            format!("{} {name}", path.display()),
+            nix::Error::last(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! A datagram socket pair for typed parent↔child messages, with fd passing.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+
+use super::{Result, SysError};
+
+/// The largest message we accept (the container spec is the biggest).
+pub const MAX_MESSAGE: usize = 1 << 20;
+
+/// A connected pair of SEQPACKET sockets, both close-on-exec.
+pub fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| SysError::new("socketpair", "seqpacket", e))
+}
+
+/// Clears close-on-exec so a re-exec'd child keeps the fd.
+pub fn set_inheritable(fd: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+        .map(drop)
+        .map_err(|e| SysError::new("fcntl", "F_SETFD", e))
+}
+
+pub fn set_cloexec(fd: RawFd) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map(drop)
+        .map_err(|e| SysError::new("fcntl", "F_SETFD", e))
+}
+
+/// Takes ownership of an fd number inherited from the parent.
+pub fn inherited_fd(fd: RawFd) -> Result<OwnedFd> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(|e| SysError::new("fcntl", format!("inherited fd {fd}"), e))?;
+    set_cloexec(fd)?;
+    // SAFETY: the fd number was passed to us by our parent on the command
+    // line; F_GETFD just proved it is open, and nothing else in this process
+    // owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends one datagram, with fds attached if any.
+pub fn send(sock: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> Result<()> {
+    let iov = [IoSlice::new(bytes)];
+    let cmsgs: Vec<ControlMessage> = if fds.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(fds)]
+    };
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+        .map(drop)
+        .map_err(|e| SysError::new("sendmsg", "ipc socket", e))
+}
+
+/// Receives one datagram; `None` at end of stream (the peer closed or
+/// exec'd). Received fds are returned owned.
+pub fn recv(sock: &OwnedFd) -> Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+    let (len, fds) = loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg_space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for cmsg in msg
+                    .cmsgs()
+                    .map_err(|e| SysError::new("recvmsg", "cmsgs", e))?
+                {
+                    if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                        for fd in raw {
+                            // SAFETY: SCM_RIGHTS gave this process a new fd
+                            // that nothing else owns.
+                            fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                        }
+                    }
+                }
+                break (msg.bytes, fds);
+            }
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(SysError::new("recvmsg", "ipc socket", e)),
+        }
+    };
+    if len == 0 && fds.is_empty() {
+        return Ok(None);
+    }
+    buf.truncate(len);
+    Ok(Some((buf, fds)))
+}
+
+/// A pipe whose ends are inherited by children (for helpers such as
+/// slirp4netns that take fd numbers). Returns (read, write).
+pub fn inheritable_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe().map_err(|e| SysError::new("pipe", "", e))
+}
+
+/// Waits until `fd` is readable (or closed by its writer); false on timeout.
+pub fn wait_readable(fd: &OwnedFd, timeout_ms: u16) -> Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::from(timeout_ms)) {
+            Ok(n) => return Ok(n > 0),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(SysError::new("poll", "pipe", e)),
+        }
+    }
+}

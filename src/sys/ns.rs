@@ -1,0 +1,95 @@
+//! Namespaces: create a process in new ones, and small per-namespace setup.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use super::{Result, SysError};
+
+/// Which namespaces a new container process gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub user: bool,
+    pub mount: bool,
+    pub pid: bool,
+    pub uts: bool,
+    pub ipc: bool,
+    pub net: bool,
+}
+
+impl Namespaces {
+    fn flags(self) -> CloneFlags {
+        let mut flags = CloneFlags::empty();
+        for (on, flag) in [
+            (self.user, CloneFlags::CLONE_NEWUSER),
+            (self.mount, CloneFlags::CLONE_NEWNS),
+            (self.pid, CloneFlags::CLONE_NEWPID),
+            (self.uts, CloneFlags::CLONE_NEWUTS),
+            (self.ipc, CloneFlags::CLONE_NEWIPC),
+            (self.net, CloneFlags::CLONE_NEWNET),
+        ] {
+            if on {
+                flags |= flag;
+            }
+        }
+        flags
+    }
+}
+
+/// Starts `exe argv` in new namespaces. The child first blocks reading one
+/// byte from `gate` (so the parent can write its uid/gid maps), then execs.
+/// `gate` must not be close-on-exec if the new program is to keep it.
+pub fn spawn_namespaced(
+    namespaces: Namespaces,
+    exe: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    gate: &OwnedFd,
+) -> Result<Pid> {
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let gate_fd = gate.as_raw_fd();
+    let exe_ptr = exe.as_ptr();
+    let mut stack = vec![0u8; 64 * 1024];
+    let callback = Box::new(|| -> isize {
+        let mut byte = 0u8;
+        // SAFETY: the child runs on its own stack with a copy of the parent's
+        // memory; it only calls async-signal-safe functions (read, execve,
+        // _exit) on pointers prepared before the clone, which stay valid in
+        // the copied address space.
+        unsafe {
+            let n = libc::read(gate_fd, (&mut byte as *mut u8).cast(), 1);
+            if n == 1 && byte == b'g' {
+                libc::execve(exe_ptr, argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+            }
+            libc::_exit(127)
+        }
+    });
+    // SAFETY: the stack is owned by this frame and outlives the call (the
+    // child gets a copy-on-write duplicate because CLONE_VM is not set); the
+    // callback is async-signal-safe as described above.
+    let pid = unsafe {
+        nix::sched::clone(
+            callback,
+            &mut stack,
+            namespaces.flags(),
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|e| SysError::new("clone", exe.to_string_lossy(), e))?;
+    Ok(pid)
+}
+
+pub fn sethostname(name: &str) -> Result<()> {
+    nix::unistd::sethostname(name).map_err(|e| SysError::new("sethostname", name, e))
+}
