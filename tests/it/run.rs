@@ -303,9 +303,11 @@ fn user_flag_by_uid_and_by_name() {
         args.extend_from_slice(&probe);
         ctx.devbox(&args)
     };
-    // A bare uid keeps gid 0, as in Docker.
-    run("1000").success().stdout_exactly("1000\n0\n");
-    run("1000:1000").success().stdout_exactly("1000\n1000\n");
+    // A uid with a passwd entry takes that entry's group, as in Docker...
+    run("1000").success().stdout_exactly("1000\n1000\n");
+    // ...one without an entry gets gid 0.
+    run("4242").success().stdout_exactly("4242\n0\n");
+    run("1000:4243").success().stdout_exactly("1000\n4243\n");
     // A name is looked up in the image's /etc/passwd.
     run("app").success().stdout_exactly("1000\n1000\n");
     // Root by default.
