@@ -62,9 +62,7 @@ fn harness_runs_commands_with_a_clean_env() {
         "XDG_CONFIG_HOME",
         "XDG_DATA_HOME",
     ];
-    if ctx.user.runtime_dir.is_some() {
-        expected.push("XDG_RUNTIME_DIR");
-    }
+    expected.push("XDG_RUNTIME_DIR");
     expected.sort_unstable();
     assert_eq!(keys, expected, "{out}");
     assert_eq!(env["USER"], ctx.user.name);

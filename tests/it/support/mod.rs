@@ -155,11 +155,16 @@ impl TestContext {
         std::fs::set_permissions(&sandbox, std::fs::Permissions::from_mode(0o755))
             .expect("chmod sandbox");
         give_to_user(&sandbox);
-        for sub in ["data", "config"] {
+        for sub in ["data", "config", "xdg-run"] {
             let p = sandbox.join(sub);
             std::fs::create_dir(&p).expect("creating sandbox dirs");
             give_to_user(&p);
         }
+        std::fs::set_permissions(
+            sandbox.join("xdg-run"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod xdg-run");
         Self {
             root: sandbox.join("root"),
             sandbox,
@@ -181,21 +186,25 @@ impl TestContext {
 
     /// The same as a builder, for stdin bytes, extra env, a different PATH or timeout.
     pub fn devbox_cmd(&self, args: &[&str]) -> UserCommand {
-        UserCommand::new(self.user, binary())
+        self.command(binary())
             .arg("--root")
             .arg(&self.root)
             .args(args)
-            .env("XDG_DATA_HOME", self.sandbox.join("data"))
-            .env("XDG_CONFIG_HOME", self.sandbox.join("config"))
-            .current_dir(&self.sandbox)
     }
 
-    /// Any program as the test user, with the same clean env, in the sandbox.
+    /// Any program as the test user, with the same clean env, in the sandbox. Without a
+    /// runtime dir of the user's own (a non-root run outside a login session), one in the
+    /// sandbox stands in.
     pub fn command(&self, program: impl AsRef<Path>) -> UserCommand {
-        UserCommand::new(self.user, program)
+        let cmd = UserCommand::new(self.user, program)
             .env("XDG_DATA_HOME", self.sandbox.join("data"))
             .env("XDG_CONFIG_HOME", self.sandbox.join("config"))
-            .current_dir(&self.sandbox)
+            .current_dir(&self.sandbox);
+        if self.user.runtime_dir.is_none() {
+            cmd.env("XDG_RUNTIME_DIR", self.sandbox.join("xdg-run"))
+        } else {
+            cmd
+        }
     }
 
     /// A path inside the sandbox.
