@@ -85,7 +85,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
     match result {
         Ok(code) => Ok(ExitStatus::Container(code)),
-        Err(e @ RuntimeError::Exec(_)) => {
+        Err(e @ RuntimeError::Exec { .. }) => {
             let code = e.exit_code();
             Err(UserError::new(e.to_string()).with_code(code).into())
         }

@@ -126,7 +126,14 @@ pub fn run_foreground(
     match failure {
         Some((kind, message)) => Err(match kind {
             ExecFailure::Setup => RuntimeError::Setup(message),
-            ExecFailure::NotFound | ExecFailure::NotExecutable => RuntimeError::Exec(message),
+            ExecFailure::NotFound => RuntimeError::Exec {
+                message,
+                not_found: true,
+            },
+            ExecFailure::NotExecutable => RuntimeError::Exec {
+                message,
+                not_found: false,
+            },
         }),
         None => Ok(exit.as_code()),
     }

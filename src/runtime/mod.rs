@@ -27,8 +27,9 @@ pub enum RuntimeError {
     UserNamespace(#[source] crate::sys::SysError),
     #[error("setting up the container failed: {0}")]
     Setup(String),
-    #[error("{0}")]
-    Exec(String),
+    /// The command cannot be run: not found (127) or not executable (126).
+    #[error("{message}")]
+    Exec { message: String, not_found: bool },
     #[error("slirp4netns: {0}")]
     Network(#[from] crate::net::slirp::SlirpError),
     #[error(transparent)]
@@ -66,8 +67,10 @@ impl RuntimeError {
     /// Docker's exit codes: 127 command not found, 126 cannot execute.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RuntimeError::Exec(msg) if msg.contains("not found") => 127,
-            RuntimeError::Exec(_) => 126,
+            RuntimeError::Exec {
+                not_found: true, ..
+            } => 127,
+            RuntimeError::Exec { .. } => 126,
             _ => 125,
         }
     }

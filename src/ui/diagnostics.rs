@@ -73,11 +73,16 @@ pub fn render(error: &anyhow::Error) -> (String, u8) {
     let mut hints = Vec::new();
     let mut code = 125;
     for cause in error.chain() {
+        let message = cause.to_string();
+        // Some errors (fs-err's) already include their source's text.
+        if text.ends_with(&message) {
+            continue;
+        }
         if !first {
             text.push_str(": ");
         }
         first = false;
-        let _ = write!(text, "{cause}");
+        text.push_str(&message);
         if let Some(user) = cause.downcast_ref::<UserError>() {
             code = user.code;
             hints.extend(user.hint.clone());
