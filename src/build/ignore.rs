@@ -58,7 +58,10 @@ enum Token {
     AnyDirs,
     /// `**` at the end: `.*`.
     AnyRest,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// An ordered list of patterns.
@@ -125,7 +128,10 @@ impl PatternMatcher {
             let mut hit = pattern.matches(path)?;
             if !hit && parent != "." {
                 for i in 1..=parent_dirs.len() {
-                    if pattern.matches(&parent_dirs[..i].join("/")).unwrap_or(false) {
+                    if pattern
+                        .matches(&parent_dirs[..i].join("/"))
+                        .unwrap_or(false)
+                    {
                         hit = true;
                         break;
                     }
@@ -146,7 +152,8 @@ impl Pattern {
             MatchKind::Exact => path == self.cleaned,
             MatchKind::Prefix(prefix) => path.starts_with(prefix.as_str()),
             MatchKind::Suffix(suffix) => {
-                path.ends_with(suffix.as_str()) || suffix.strip_prefix('/').is_some_and(|s| s == path)
+                path.ends_with(suffix.as_str())
+                    || suffix.strip_prefix('/').is_some_and(|s| s == path)
             }
             MatchKind::Glob(tokens) => {
                 let chars: Vec<char> = path.chars().collect();
@@ -186,7 +193,11 @@ pub fn read_patterns(text: &str) -> Vec<String> {
                 cleaned.remove(0);
             }
         }
-        out.push(if invert { format!("!{cleaned}") } else { cleaned });
+        out.push(if invert {
+            format!("!{cleaned}")
+        } else {
+            cleaned
+        });
     }
     out
 }
@@ -372,7 +383,8 @@ fn glob_match(tokens: &[Token], text: &[char]) -> bool {
         Token::Lit(c) => text.first() == Some(c) && glob_match(rest, &text[1..]),
         Token::One => text.first().is_some_and(|c| *c != '/') && glob_match(rest, &text[1..]),
         Token::Class { negated, ranges } => {
-            text.first().is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+            text.first()
+                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
                 && glob_match(rest, &text[1..])
         }
         Token::Star => {
@@ -393,7 +405,10 @@ mod tests {
     use super::*;
 
     fn m(patterns: &[&str], path: &str) -> bool {
-        PatternMatcher::new(patterns).unwrap().matches(path).unwrap()
+        PatternMatcher::new(patterns)
+            .unwrap()
+            .matches(path)
+            .unwrap()
     }
 
     #[test]
@@ -409,7 +424,10 @@ mod tests {
 
     #[test]
     fn bad_patterns() {
-        assert_eq!(PatternMatcher::new(["!"]), Err(IgnoreError::LoneExclamation));
+        assert_eq!(
+            PatternMatcher::new(["!"]),
+            Err(IgnoreError::LoneExclamation)
+        );
         assert!(PatternMatcher::new(["[a-"]).is_err());
         let pm = PatternMatcher::new(["[Local-Only]/"]).unwrap();
         assert!(pm.matches("x").is_err());

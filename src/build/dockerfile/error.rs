@@ -33,7 +33,9 @@ pub enum DockerfileError {
     #[error("line {line}: {instruction} must have two arguments")]
     MissingValue { line: usize, instruction: String },
 
-    #[error("line {line}: syntax error - can't find = in {word:?}. Must be of the form: name=value")]
+    #[error(
+        "line {line}: syntax error - can't find = in {word:?}. Must be of the form: name=value"
+    )]
     MissingEquals { line: usize, word: String },
 
     #[error("line {line}: unknown instruction: {instruction}{}", suggestion_hint(.suggestion))]
@@ -80,7 +82,11 @@ pub enum DockerfileError {
     MissingFlagValue { line: usize, flag: String },
 
     #[error("line {line}: expecting boolean value for flag {flag}, not: {value}")]
-    BadBoolFlag { line: usize, flag: String, value: String },
+    BadBoolFlag {
+        line: usize,
+        flag: String,
+        value: String,
+    },
 
     #[error("line {line}: FROM requires either one or three arguments")]
     FromArguments { line: usize },
@@ -104,7 +110,11 @@ pub enum DockerfileError {
     HealthcheckType { line: usize, kind: String },
 
     #[error("line {line}: invalid duration {value:?} for --{flag}")]
-    InvalidDuration { line: usize, flag: String, value: String },
+    InvalidDuration {
+        line: usize,
+        flag: String,
+        value: String,
+    },
 
     #[error("line {line}: interval {flag:?} cannot be less than 1ms")]
     DurationTooShort { line: usize, flag: String },

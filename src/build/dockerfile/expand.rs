@@ -257,7 +257,11 @@ impl State<'_> {
     }
 
     /// Processes until `stop` (consumed) or the end of input.
-    fn process_stop_on(&mut self, stop: Option<char>, raw_escapes: bool) -> Step<(String, Vec<String>)> {
+    fn process_stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Step<(String, Vec<String>)> {
         let saved = self.raw_escapes;
         self.raw_escapes = raw_escapes;
         let out = self.process_stop_on_inner(stop);
@@ -313,8 +317,8 @@ impl State<'_> {
         }
     }
 
-    /// `<<` followed by blanks stays glued to the next word, so that
-    /// `RUN <<  EOF` still names a heredoc.
+    /// `<<` (or `<<-`) followed by blanks stays glued to the next word, so
+    /// that `RUN <<  EOF` still names a heredoc.
     fn process_possible_heredoc(&mut self) -> String {
         self.next();
         if self.peek() != Some('<') {
@@ -322,6 +326,10 @@ impl State<'_> {
         }
         self.next();
         let mut out = "<<".to_string();
+        if self.peek() == Some('-') {
+            out.push('-');
+            self.next();
+        }
         while let Some(c @ (' ' | '\t')) = self.peek() {
             out.push(c);
             self.next();
@@ -433,13 +441,21 @@ impl State<'_> {
                     Some(op) => self.process_modifier(&name, op, &modifier, true),
                 }
             }
-            Some(op @ ('+' | '-' | '?' | '#' | '%')) => self.process_modifier(&name, op, &modifier, false),
+            Some(op @ ('+' | '-' | '?' | '#' | '%')) => {
+                self.process_modifier(&name, op, &modifier, false)
+            }
             Some('/') => self.process_replace(&name),
             _ => Err(ExpandErrorKind::UnsupportedModifier(modifier)),
         }
     }
 
-    fn process_modifier(&mut self, name: &str, op: char, modifier: &str, null_is_unset: bool) -> Step<String> {
+    fn process_modifier(
+        &mut self,
+        name: &str,
+        op: char,
+        modifier: &str,
+        null_is_unset: bool,
+    ) -> Step<String> {
         let raw = op == '#' || op == '%';
         let (mut word, _) = self.process_stop_on(Some('}'), raw).map_err(|e| {
             if self.peek().is_none() {
@@ -454,7 +470,11 @@ impl State<'_> {
         }
         let unset = value.is_none() || (null_is_unset && value.as_deref() == Some(""));
         match op {
-            '-' => Ok(if unset { word } else { value.unwrap_or_default() }),
+            '-' => Ok(if unset {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
             '+' => Ok(if unset { String::new() } else { word }),
             '?' => {
                 if value.is_none() || unset {
@@ -729,7 +749,10 @@ mod tests {
         assert_eq!(word("${NOPE:-a}${EMPTY:-b}${EMPTY-c}").unwrap(), "ab");
         assert_eq!(word("${PWD:+set}${EMPTY:+x}${EMPTY+y}").unwrap(), "sety");
         let err = word("${NOPE:?must be set}").unwrap_err();
-        assert_eq!(err.to_string(), "failed to process \"${NOPE:?must be set}\": NOPE: must be set");
+        assert_eq!(
+            err.to_string(),
+            "failed to process \"${NOPE:?must be set}\": NOPE: must be set"
+        );
     }
 
     #[test]
@@ -746,12 +769,17 @@ mod tests {
     fn words_split_on_unquoted_whitespace() {
         let env = env_from_list(["SP=a  b"]);
         let ex = Expander::default();
-        assert_eq!(ex.process_words("x${SP}y \"$SP\"", &env).unwrap(), ["xa", "by", "a  b"]);
+        assert_eq!(
+            ex.process_words("x${SP}y \"$SP\"", &env).unwrap(),
+            ["xa", "by", "a  b"]
+        );
     }
 
     #[test]
     fn tracks_matched_and_unmatched() {
-        let e = Expander::default().process("$PWD ${NOPE:-x} $EMPTY", &env()).unwrap();
+        let e = Expander::default()
+            .process("$PWD ${NOPE:-x} $EMPTY", &env())
+            .unwrap();
         assert_eq!(e.matched.into_iter().collect::<Vec<_>>(), ["EMPTY", "PWD"]);
         assert_eq!(e.unmatched.into_iter().collect::<Vec<_>>(), ["NOPE"]);
     }
@@ -759,6 +787,9 @@ mod tests {
     #[test]
     fn backtick_escape() {
         let ex = Expander::new('`');
-        assert_eq!(ex.process_word(r"C:\dir`$x", &EmptyEnv).unwrap(), r"C:\dir$x");
+        assert_eq!(
+            ex.process_word(r"C:\dir`$x", &EmptyEnv).unwrap(),
+            r"C:\dir$x"
+        );
     }
 }

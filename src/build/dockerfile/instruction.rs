@@ -405,7 +405,8 @@ impl Request<'_> {
                 return Err(DockerfileError::UnknownFlag {
                     line: self.line,
                     flag: flag_name,
-                    suggestion: suggest(name, known.iter().map(|(n, _)| *n)).map(|s| format!("--{s}")),
+                    suggestion: suggest(name, known.iter().map(|(n, _)| *n))
+                        .map(|s| format!("--{s}")),
                 });
             };
             let kind = known[idx].1;
@@ -541,7 +542,11 @@ fn find_heredoc<'h>(heredocs: &'h [Heredoc], name: &str) -> Option<&'h Heredoc> 
 }
 
 /// (key, value, separator) triples from the parser → key/value pairs.
-pub fn key_values_from_nodes(args: &[String], instruction: &str, line: usize) -> Result<Vec<KeyValue>, DockerfileError> {
+pub fn key_values_from_nodes(
+    args: &[String],
+    instruction: &str,
+    line: usize,
+) -> Result<Vec<KeyValue>, DockerfileError> {
     if args.is_empty() {
         return Err(DockerfileError::AtLeastOneArgument {
             line,
@@ -619,7 +624,8 @@ fn parse_copy(req: &Request) -> Result<Instruction, DockerfileError> {
 fn is_valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn parse_from(req: &Request) -> Result<Instruction, DockerfileError> {
@@ -727,7 +733,10 @@ fn parse_healthcheck(req: &Request) -> Result<Instruction, DockerfileError> {
         ("retries", FlagKind::String),
     ])?;
     if kind != "CMD" {
-        return Err(DockerfileError::HealthcheckType { line: req.line, kind });
+        return Err(DockerfileError::HealthcheckType {
+            line: req.line,
+            kind,
+        });
     }
     if rest.is_empty() {
         return Err(DockerfileError::HealthcheckMissingCommand { line: req.line });
@@ -744,10 +753,13 @@ fn parse_healthcheck(req: &Request) -> Result<Instruction, DockerfileError> {
     let retries = match flags.string("retries") {
         None => None,
         Some(v) if v.is_empty() => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| DockerfileError::InvalidRetries {
-            line: req.line,
-            value: v.clone(),
-        })?),
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map_err(|_| DockerfileError::InvalidRetries {
+                    line: req.line,
+                    value: v.clone(),
+                })?,
+        ),
     };
     Ok(Instruction::Healthcheck(Healthcheck::Check(HealthConfig {
         test,
@@ -760,7 +772,11 @@ fn parse_healthcheck(req: &Request) -> Result<Instruction, DockerfileError> {
 }
 
 /// A HEALTHCHECK duration: 0 is allowed, otherwise at least 1ms.
-fn parse_interval(value: &str, flag: &str, line: usize) -> Result<Option<Duration>, DockerfileError> {
+fn parse_interval(
+    value: &str,
+    flag: &str,
+    line: usize,
+) -> Result<Option<Duration>, DockerfileError> {
     let d = parse_go_duration(value).ok_or_else(|| DockerfileError::InvalidDuration {
         line,
         flag: flag.to_string(),
@@ -840,7 +856,11 @@ fn parse_arg(req: &Request) -> Result<Instruction, DockerfileError> {
             None => (arg.clone(), None),
         };
         let comment = doc_comment(&req.node.prev_comment, &key);
-        decls.push(ArgDecl { key, default, comment });
+        decls.push(ArgDecl {
+            key,
+            default,
+            comment,
+        });
     }
     Ok(Instruction::Arg(decls))
 }
@@ -881,7 +901,9 @@ mod tests {
 
     #[test]
     fn from_with_platform_and_stage() {
-        let Instruction::From(f) = first("FROM --platform=linux/amd64 python:3.12 AS Build").unwrap() else {
+        let Instruction::From(f) =
+            first("FROM --platform=linux/amd64 python:3.12 AS Build").unwrap()
+        else {
             panic!("not FROM");
         };
         assert_eq!(f.image, "python:3.12");
@@ -891,17 +913,30 @@ mod tests {
 
     #[test]
     fn copy_flags() {
-        let Instruction::Copy(c) = first("COPY --from=build --chown=1:1 --chmod=755 --link a b /dst/").unwrap() else {
+        let Instruction::Copy(c) =
+            first("COPY --from=build --chown=1:1 --chmod=755 --link a b /dst/").unwrap()
+        else {
             panic!("not COPY");
         };
         assert_eq!(c.files.source_paths, ["a", "b"]);
         assert_eq!(c.files.dest, "/dst/");
-        assert_eq!((c.from.as_deref(), c.chown.as_deref(), c.chmod.as_deref(), c.link), (Some("build"), Some("1:1"), Some("755"), true));
+        assert_eq!(
+            (
+                c.from.as_deref(),
+                c.chown.as_deref(),
+                c.chmod.as_deref(),
+                c.link
+            ),
+            (Some("build"), Some("1:1"), Some("755"), true)
+        );
     }
 
     #[test]
     fn run_keeps_mounts() {
-        let Instruction::Run(r) = first("RUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t --network=none make").unwrap() else {
+        let Instruction::Run(r) = first(
+            "RUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t --network=none make",
+        )
+        .unwrap() else {
             panic!("not RUN");
         };
         assert_eq!(r.mounts.len(), 2);
@@ -913,14 +948,22 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_suggest() {
         let err = parse_dockerfile("FROM a\nRUNN echo\n").unwrap_err();
-        assert_eq!(err.to_string(), "line 2: unknown instruction: RUNN (did you mean RUN?)");
+        assert_eq!(
+            err.to_string(),
+            "line 2: unknown instruction: RUNN (did you mean RUN?)"
+        );
         let err = first("COPY --form=x a b").unwrap_err();
-        assert_eq!(err.to_string(), "line 1: unknown flag: --form (did you mean --from?)");
+        assert_eq!(
+            err.to_string(),
+            "line 1: unknown flag: --form (did you mean --from?)"
+        );
     }
 
     #[test]
     fn healthcheck_shell_form() {
-        let Instruction::Healthcheck(Healthcheck::Check(h)) = first("HEALTHCHECK --interval=30s --retries=3 CMD curl -f x").unwrap() else {
+        let Instruction::Healthcheck(Healthcheck::Check(h)) =
+            first("HEALTHCHECK --interval=30s --retries=3 CMD curl -f x").unwrap()
+        else {
             panic!("not HEALTHCHECK");
         };
         assert_eq!(h.test, ["CMD-SHELL", "curl -f x"]);
@@ -931,7 +974,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_go_duration("1h2m3.5s"), Some(Duration::from_millis(3_723_500)));
+        assert_eq!(
+            parse_go_duration("1h2m3.5s"),
+            Some(Duration::from_millis(3_723_500))
+        );
         assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
         assert_eq!(parse_go_duration("5"), None);
         assert_eq!(parse_go_duration("-1s"), None);
@@ -948,6 +994,9 @@ mod tests {
             })
         );
         let err = parse_change("RUN make").unwrap_err();
-        assert!(err.to_string().contains("allowed: CMD, ENTRYPOINT"), "{err}");
+        assert!(
+            err.to_string().contains("allowed: CMD, ENTRYPOINT"),
+            "{err}"
+        );
     }
 }

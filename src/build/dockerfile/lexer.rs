@@ -107,7 +107,10 @@ impl DirectiveParser {
             return Ok(None);
         }
         if self.seen.contains(&name) {
-            return Err(DockerfileError::DuplicateDirective { line: self.line, name });
+            return Err(DockerfileError::DuplicateDirective {
+                line: self.line,
+                name,
+            });
         }
         self.seen.push(name.clone());
         Ok(Some(Directive {
@@ -485,10 +488,17 @@ mod tests {
     #[test]
     fn heredoc_markers() {
         let h = parse_heredoc("3<<-'EOF'").unwrap().unwrap();
-        assert_eq!((h.name.as_str(), h.file_descriptor, h.chomp, h.expand), ("EOF", 3, true, false));
+        assert_eq!(
+            (h.name.as_str(), h.file_descriptor, h.chomp, h.expand),
+            ("EOF", 3, true, false)
+        );
         assert!(parse_heredoc("<<EOF sh").unwrap().is_none());
         assert!(parse_heredoc("<<'EOF").is_err());
-        let names: Vec<_> = heredocs_from_line("RUN <<A <<-B '<<C'").unwrap().into_iter().map(|h| h.name).collect();
+        let names: Vec<_> = heredocs_from_line("RUN <<A <<-B '<<C'")
+            .unwrap()
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
         assert_eq!(names, ["A", "B"]);
     }
 
@@ -497,7 +507,15 @@ mod tests {
         let mut p = DirectiveParser::default();
         let all = p.parse_all("# Escape = `\n# syntax=x\nFROM a\n").unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!((all[0].name.as_str(), all[0].value.as_str()), ("escape", "`"));
-        assert_eq!(detect_syntax("#!/bin/sh\n# syntax = a // b\n").unwrap().value, "a");
+        assert_eq!(
+            (all[0].name.as_str(), all[0].value.as_str()),
+            ("escape", "`")
+        );
+        assert_eq!(
+            detect_syntax("#!/bin/sh\n# syntax = a // b\n")
+                .unwrap()
+                .value,
+            "a"
+        );
     }
 }

@@ -17,7 +17,9 @@ pub mod lexer;
 pub mod parser;
 
 pub use error::DockerfileError;
-pub use expand::{Env, Expander, ExpandError, Expansion};
-pub use instruction::{parse_change, parse_dockerfile, parse_instruction, parse_instructions, Instruction, Step};
+pub use expand::{Env, ExpandError, Expander, Expansion};
+pub use instruction::{
+    parse_change, parse_dockerfile, parse_instruction, parse_instructions, Instruction, Step,
+};
 pub use lexer::{detect_syntax, Heredoc};
 pub use parser::{parse, Ast, Node};

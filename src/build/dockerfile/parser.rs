@@ -186,7 +186,8 @@ pub fn parse(text: &str) -> Result<Ast, DockerfileError> {
         if has_empty_continuation {
             warnings.push(Warning {
                 message: format!("Empty continuation line found in: {logical}"),
-                detail: "Empty continuation lines will become errors in a future release".to_string(),
+                detail: "Empty continuation lines will become errors in a future release"
+                    .to_string(),
                 line: current,
             });
         }
@@ -195,8 +196,12 @@ pub fn parse(text: &str) -> Result<Ast, DockerfileError> {
         node.prev_comment = std::mem::take(&mut comments);
 
         if node.can_contain_heredoc() && logical.contains("<<") {
-            let heredocs = lexer::heredocs_from_line(&logical)
-                .map_err(|source| DockerfileError::BadHeredoc { line: start_line, source })?;
+            let heredocs = lexer::heredocs_from_line(&logical).map_err(|source| {
+                DockerfileError::BadHeredoc {
+                    line: start_line,
+                    source,
+                }
+            })?;
             for mut heredoc in heredocs {
                 let mut terminated = false;
                 while i < lines.len() {
@@ -262,17 +267,14 @@ pub fn node_from_line(line: &str, escape: char, line_no: usize) -> Result<Node, 
         "env" | "label" => node.args = name_val(&rest, &kw.to_uppercase(), escape, line_no)?,
         "expose" | "from" => node.args = whitespace_delimited(&rest),
         "healthcheck" => (node.args, node.json) = health_config(&rest, line_no)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            if !rest.is_empty() {
-                node.args = vec![rest];
-            }
+        "maintainer" | "stopsignal" | "user" | "workdir" if !rest.is_empty() => {
+            node.args = vec![rest];
         }
-        "onbuild" => {
-            if !rest.is_empty() {
-                node.sub = Some(Box::new(node_from_line(&rest, escape, line_no)?));
-            }
+        "onbuild" if !rest.is_empty() => {
+            node.sub = Some(Box::new(node_from_line(&rest, escape, line_no)?));
         }
-        // Unknown keywords are kept (without arguments) and rejected later.
+        // Unknown keywords are kept (without arguments) and rejected later;
+        // the instructions above without arguments get none.
         _ => {}
     }
     Ok(node)
@@ -292,7 +294,8 @@ fn parse_json(rest: &str) -> Result<Vec<String>, JsonError> {
     if !rest.starts_with('[') {
         return Err(JsonError::NotJson);
     }
-    let values: Vec<serde_json::Value> = serde_json::from_str(rest).map_err(|_| JsonError::NotJson)?;
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(rest).map_err(|_| JsonError::NotJson)?;
     values
         .into_iter()
         .map(|v| match v {
@@ -337,7 +340,12 @@ fn whitespace_delimited(rest: &str) -> Vec<String> {
 
 /// ENV / LABEL: (key, value, separator) triples; `KEY value` is the old form
 /// with an empty separator.
-fn name_val(rest: &str, instruction: &str, escape: char, line: usize) -> Result<Vec<String>, DockerfileError> {
+fn name_val(
+    rest: &str,
+    instruction: &str,
+    escape: char,
+    line: usize,
+) -> Result<Vec<String>, DockerfileError> {
     let words = lexer::parse_words(rest, escape);
     let Some(first) = words.first() else {
         return Ok(Vec::new());
@@ -350,7 +358,11 @@ fn name_val(rest: &str, instruction: &str, escape: char, line: usize) -> Result<
             });
         };
         let value = rest[i..].trim_start_matches(is_go_ws);
-        return Ok(vec![rest[..i].to_string(), value.to_string(), String::new()]);
+        return Ok(vec![
+            rest[..i].to_string(),
+            value.to_string(),
+            String::new(),
+        ]);
     }
     let mut out = Vec::with_capacity(words.len() * 3);
     for word in words {
@@ -389,7 +401,9 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if go_is_print(c) => out.push(c),
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
@@ -445,7 +459,10 @@ mod tests {
         assert_eq!(ast.nodes[0].heredocs[0].content, "echo hi\n");
         assert_eq!(ast.nodes[0].end_line, 3);
         let err = parse("RUN <<EOF\necho\n").unwrap_err();
-        assert!(matches!(err, DockerfileError::UnterminatedHeredoc { line: 1, .. }));
+        assert!(matches!(
+            err,
+            DockerfileError::UnterminatedHeredoc { line: 1, .. }
+        ));
     }
 
     #[test]
