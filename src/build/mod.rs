@@ -1,3 +1,4 @@
 //! `devbox build`: Dockerfile parsing (pure), planning and execution.
 
 pub mod dockerfile;
+pub mod ignore;
