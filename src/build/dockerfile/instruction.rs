@@ -553,7 +553,7 @@ pub fn key_values_from_nodes(
             instruction: instruction.to_string(),
         });
     }
-    if args.len() % 3 != 0 {
+    if !args.len().is_multiple_of(3) {
         return Err(DockerfileError::TooManyArguments {
             line,
             instruction: instruction.to_string(),
