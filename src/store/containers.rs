@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::atomic::Durability;
 use super::lock::Lock;
 use super::{atomic, Result, Store, StoreError};
 use crate::runtime::state::State;
@@ -91,9 +92,9 @@ impl Store {
             for sub in ["upper", "work", "rootfs", "etc"] {
                 fs_err::create_dir(staging.join(sub))?;
             }
-            atomic::write_json(&staging.join("state.json"), state)?;
+            atomic::write_json(&staging.join("state.json"), state, Durability::Crash)?;
             // config.json last: a directory with it is a complete container.
-            atomic::write_json(&staging.join("config.json"), record)?;
+            atomic::write_json(&staging.join("config.json"), record, Durability::Crash)?;
             fs_err::rename(&staging, &dirs.dir)?;
             Ok(())
         })();
@@ -133,7 +134,7 @@ impl Store {
     }
 
     pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
-        atomic::write_json(&self.container_dirs(id).state(), state)?;
+        atomic::write_json(&self.container_dirs(id).state(), state, Durability::Crash)?;
         Ok(())
     }
 
