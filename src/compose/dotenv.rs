@@ -8,7 +8,9 @@
 //!   and are interpolated;
 //! - `'single'` quotes are literal; `"double"` quotes may span lines, understand
 //!   `\a \b \f \n \r \t \v \\ \" \$` and octal `\0NNN`, and are interpolated;
-//! - during interpolation the outer environment wins over earlier lines of the file.
+//! - during interpolation the outer environment wins over earlier lines of the file;
+//! - a key starting with a digit (`456=x`) is not a variable name and is dropped, as
+//!   compose-go's reader does.
 
 use std::collections::BTreeMap;
 
@@ -40,10 +42,21 @@ pub fn parse(
     text: &str,
     outer: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, String)>, DotenvError> {
+    parse_layered(text, outer, &BTreeMap::new())
+}
+
+/// Like [`parse`], with `earlier` (variables of env files read before this one) as the
+/// last place `${VAR}` looks: outer environment, then this file, then `earlier`.
+pub fn parse_layered(
+    text: &str,
+    outer: &BTreeMap<String, String>,
+    earlier: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, DotenvError> {
     let mut parser = Parser {
         src: text.strip_prefix('\u{feff}').unwrap_or(text),
         pos: 0,
         out: Vec::new(),
+        earlier,
     };
     parser.run(outer)?;
     Ok(parser.out)
@@ -56,10 +69,8 @@ pub fn parse_files<'t>(
 ) -> Result<BTreeMap<String, String>, DotenvError> {
     let mut merged = BTreeMap::new();
     for text in texts {
-        // Earlier files are visible to later ones, but the outer environment still wins.
-        let mut lookup = merged.clone();
-        lookup.extend(outer.iter().map(|(k, v)| (k.clone(), v.clone())));
-        merged.extend(parse(text, &lookup)?);
+        let vars = parse_layered(text, outer, &merged)?;
+        merged.extend(vars);
     }
     Ok(merged)
 }
@@ -68,6 +79,7 @@ struct Parser<'s> {
     src: &'s str,
     pos: usize,
     out: Vec<(String, String)>,
+    earlier: &'s BTreeMap<String, String>,
 }
 
 /// Go's `unicode.IsSpace` minus the newline, as dotenv uses it inside a line.
@@ -107,6 +119,9 @@ impl<'s> Parser<'s> {
     }
 
     fn set(&mut self, key: String, value: String) {
+        if key.starts_with(|c: char| c.is_ascii_digit()) {
+            return;
+        }
         self.out.retain(|(k, _)| *k != key);
         self.out.push((key, value));
     }
@@ -228,6 +243,7 @@ impl<'s> Parser<'s> {
                     .iter()
                     .find(|(key, _)| key == k)
                     .map(|(_, v)| v.as_str())
+                    .or_else(|| self.earlier.get(k).map(String::as_str))
             })
         };
         substitute(raw, &lookup).map_err(|source| DotenvError::Interpolation { line, source })

@@ -49,6 +49,10 @@ pub struct LoadInput {
     pub default_project_name: Option<String>,
     /// `-p`: wins over `name:` in the files; normalised like the default.
     pub project_name_override: Option<String>,
+    /// Skip the cross-reference checks (undefined services, networks, volumes; image or
+    /// build present; `network_mode` with `networks`), like compose-go's
+    /// `SkipConsistencyCheck`. Dependency cycles are always an error.
+    pub skip_consistency_checks: bool,
 }
 
 /// A loaded project, its warnings, and the environment used for interpolation.
@@ -106,7 +110,9 @@ pub fn load(input: &LoadInput) -> Result<Loaded, ComposeError> {
         let part = cx.project(&tree)?;
         merge_project(&mut project, part);
     }
-    validate(&project)?;
+    if !input.skip_consistency_checks {
+        validate(&project)?;
+    }
     order::start_order(&project)?;
     Ok(Loaded {
         project,
@@ -213,12 +219,13 @@ impl Loaded {
             }
             let mut from_files = BTreeMap::new();
             for (path, text) in file_texts {
-                let mut lookup = from_files.clone();
-                lookup.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-                let vars = dotenv::parse(text, &lookup).map_err(|source| ComposeError::Dotenv {
-                    file: path.to_string(),
-                    source,
-                })?;
+                let vars =
+                    dotenv::parse_layered(text, &self.env, &from_files).map_err(|source| {
+                        ComposeError::Dotenv {
+                            file: path.to_string(),
+                            source,
+                        }
+                    })?;
                 from_files.extend(vars);
             }
             let mut environment: BTreeMap<String, Option<String>> = from_files
