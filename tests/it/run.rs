@@ -746,3 +746,30 @@ fn python_runs_in_the_debian_image() {
     .success()
     .stdout_exactly("42\n");
 }
+
+/// `devbox run` forwards the signals it gets to the container's PID 1 and exits with
+/// the container's code (what Ctrl-C and `kill` rely on).
+#[test]
+fn signals_are_forwarded_to_pid_1() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let out = ctx.path("out");
+    let script = format!(
+        "{bin} --root {root} run --rm --network none {img} sh -c \
+         'trap \"echo got-term; exit 7\" TERM; echo ready; while :; do sleep 0.05; done' > {out} & \
+         pid=$!; \
+         for i in $(seq 200); do grep -q ready {out} 2>/dev/null && break; sleep 0.05; done; \
+         kill -TERM $pid; wait $pid; echo exit=$?; cat {out}",
+        bin = crate::support::binary().display(),
+        root = ctx.root.display(),
+        out = out.display(),
+    );
+    ctx.command("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .run()
+        .success()
+        .stdout_contains("exit=7")
+        .stdout_contains("got-term");
+}
