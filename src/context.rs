@@ -8,6 +8,7 @@ use crate::ui::printer::{Printer, Verbosity};
 pub struct Context {
     pub paths: Paths,
     pub printer: Printer,
+    pub storage_driver: Option<crate::cli::StorageDriver>,
 }
 
 impl Context {
@@ -24,6 +25,7 @@ impl Context {
                 crate::sys::ids::current_euid(),
             ),
             printer: Printer::new(verbosity),
+            storage_driver: global.storage_driver,
         }
     }
 

@@ -9,13 +9,12 @@ pub fn run(role: InternalCommand) -> u8 {
     match role {
         InternalCommand::Init { fd } => init::main(fd),
         InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
-            let userxattr = sys::ids::current_euid() == 0 && !is_host_root();
-            crate::image::layer::unpack(&tar, &dest, userxattr)
+            crate::image::layer::unpack(&tar, &dest, in_user_namespace())
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
         InternalCommand::ProbeOverlay { fd, dir } => helper(fd, "devbox:[probe]", || {
-            crate::fs::overlay::probe_mount(&dir, sys::ids::current_euid() == 0 && !is_host_root())
+            crate::fs::overlay::probe_mount(&dir, in_user_namespace())
         }),
         InternalCommand::Rmtree { fd, paths } => helper(fd, "devbox:[rmtree]", || {
             for path in &paths {
@@ -27,11 +26,13 @@ pub fn run(role: InternalCommand) -> u8 {
     }
 }
 
-/// Whether we are root of the initial user namespace (rootful devbox).
-fn is_host_root() -> bool {
+/// Whether this helper runs in a user namespace of its own (rootless), where
+/// overlay metadata must live in `user.overlay.*` xattrs; the initial
+/// namespace's uid_map is the identity over all ids.
+fn in_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().take(3).collect::<Vec<_>>() == ["0", "0", "4294967295"])
-        .unwrap_or(false)
+        .map(|m| m.split_whitespace().take(3).collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(true)
 }
 
 fn helper(fd: i32, name: &str, work: impl FnOnce() -> Result<(), String>) -> u8 {

@@ -114,21 +114,14 @@ fn newuidmap(host: &HostPaths, root: bool) -> (Outcome, Option<IdMapping>) {
         );
     }
     match userns::detect_mapping(host) {
-        Ok((mapping @ IdMapping::Subordinate { .. }, _)) => {
-            let IdMapping::Subordinate { newuidmap, .. } = &mapping else {
-                unreachable!()
-            };
-            (
-                ok("newuidmap", true, newuidmap.display().to_string()),
-                Some(mapping),
-            )
-        }
         Ok((mapping, _)) => {
-            let found = idmap::find_in_path("newuidmap", std::env::var_os("PATH").as_deref());
-            let detail = found.map_or(
-                "not installed (and no subordinate range to use it with)".to_string(),
-                |p| p.display().to_string(),
-            );
+            let detail = match &mapping {
+                IdMapping::Subordinate { newuidmap, .. } => newuidmap.display().to_string(),
+                _ => idmap::find_in_path("newuidmap", std::env::var_os("PATH").as_deref()).map_or(
+                    "not installed (and no subordinate range to use it with)".to_string(),
+                    |p| p.display().to_string(),
+                ),
+            };
             (ok("newuidmap", true, detail), Some(mapping))
         }
         Err(e) => (
@@ -193,32 +186,12 @@ fn overlay(mapping: Option<&IdMapping>, scratch: &Path) -> Outcome {
             OsString::from("__probe-overlay"),
             dir.as_os_str().to_os_string(),
         ];
-        probe_in(mapping, namespaces, &role)
+        userns::run_role(mapping, namespaces, &role).map_err(|e| e.to_string())
     });
     let _ = crate::runtime::remove::remove_tree(mapping, &dir);
     match result {
         Ok(()) => ok("overlay", false, "the kernel overlay mounts inside a user namespace (storage driver `overlay`)"),
         Err(e) => missing("overlay", false, e, "a kernel >= 5.11 mounts overlayfs in a user namespace; otherwise devbox needs the FUSE driver"),
-    }
-}
-
-fn probe_in(
-    mapping: &IdMapping,
-    namespaces: sys::ns::Namespaces,
-    role: &[OsString],
-) -> Result<(), String> {
-    let child = userns::spawn(mapping, namespaces, role).map_err(|e| e.to_string())?;
-    let mut failure = None;
-    while let Ok(Some((msg, _))) = child.channel.recv::<crate::runtime::ipc::ToParent>("probe") {
-        if let crate::runtime::ipc::ToParent::Failed { message, .. } = msg {
-            failure = Some(message);
-        }
-    }
-    let exit = sys::process::wait_exit(child.pid).map_err(|e| e.to_string())?;
-    match (failure, exit) {
-        (Some(m), _) => Err(m),
-        (None, sys::process::Exit::Code(0)) => Ok(()),
-        (None, e) => Err(format!("probe exited with {}", e.as_code())),
     }
 }
 

@@ -134,9 +134,8 @@ fn store_blob(
             if n == 0 {
                 break;
             }
-            if head.len() < 512 {
-                head.extend_from_slice(&buf[..n.min(512)]);
-            }
+            let wanted = (512 - head.len()).min(n);
+            head.extend_from_slice(&buf[..wanted]);
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n])
                 .map_err(|e| ImportError::Store(e.into()))?;

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::sys;
 
@@ -32,16 +32,12 @@ impl Drop for Slirp {
     }
 }
 
-/// Where slirp4netns attaches: the container's namespaces by host pid.
-pub struct Target {
-    pub pid: i32,
-    /// Join the container's user namespace (rootless).
-    pub join_userns: bool,
-}
-
-/// Starts slirp4netns for the container and waits until its tap device is
-/// configured (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3).
-pub fn start(binary: &PathBuf, target: &Target) -> Result<Slirp, SlirpError> {
+/// Starts slirp4netns for the container whose init has host pid `pid`,
+/// joining its user and network namespaces (when devbox runs as root the
+/// user namespace is the initial one, which is harmless to join), and waits
+/// until its tap device is configured (10.0.2.100/24, gateway 10.0.2.2, DNS
+/// 10.0.2.3).
+pub fn start(binary: &Path, pid: i32) -> Result<Slirp, SlirpError> {
     let (ready_r, ready_w) = sys::ipc::inheritable_pipe()?;
     let (exit_r, exit_w) = sys::ipc::inheritable_pipe()?;
     let mut args = vec![
@@ -50,11 +46,9 @@ pub fn start(binary: &PathBuf, target: &Target) -> Result<Slirp, SlirpError> {
         format!("--ready-fd={}", ready_w.as_raw_fd()),
         format!("--exit-fd={}", exit_r.as_raw_fd()),
     ];
-    if target.join_userns {
-        args.push(format!("--userns-path=/proc/{}/ns/user", target.pid));
-    }
+    args.push(format!("--userns-path=/proc/{pid}/ns/user"));
     args.push("--netns-type=path".into());
-    args.push(format!("/proc/{}/ns/net", target.pid));
+    args.push(format!("/proc/{pid}/ns/net"));
     args.push("tap0".into());
     // Our ends must not leak into slirp4netns or later children.
     sys::ipc::set_cloexec(ready_r.as_raw_fd())?;

@@ -30,12 +30,13 @@ pub struct Request {
     pub auto_remove: bool,
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+/// Randomness for ids and names; a failure is an error, never zeros (which
+/// would give every container the same id).
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut buf);
-    }
-    buf
+    let mut urandom = fs_err::File::open("/dev/urandom")?;
+    std::io::Read::read_exact(&mut urandom, &mut buf)?;
+    Ok(buf)
 }
 
 /// Merges image and request into a RunSpec (pure).
@@ -53,16 +54,13 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         .clone()
         .unwrap_or_else(|| id[..12].to_string());
     // HOME is filled in by init from the image's passwd when unset.
-    let mut env = container::environment(
+    let env = container::environment(
         cfg.env.as_deref().unwrap_or_default(),
         &request.env,
         &hostname,
-        "",
+        None,
         request.tty,
     );
-    if env.get("HOME") == Some("") {
-        env.vars.retain(|(k, _)| k != "HOME");
-    }
     let user = match &request.user {
         Some(u) => u.clone(),
         None => match cfg.user.as_deref().filter(|u| !u.is_empty()) {
@@ -90,13 +88,13 @@ pub fn create(
     image: &Image,
     request: &Request,
 ) -> Result<(ContainerRecord, ContainerDirs)> {
-    let id = ids::container_id(random_bytes());
+    let id = ids::container_id(random_bytes()?);
     let name = match &request.name {
         Some(n) => {
             ids::validate_name(n).map_err(|e| RuntimeError::Setup(e.to_string()))?;
             n.clone()
         }
-        None => ids::generated_name(u32::from_le_bytes(random_bytes())),
+        None => ids::generated_name(u32::from_le_bytes(random_bytes()?)),
     };
     let spec = run_spec(image, request, &id)?;
     let record = ContainerRecord {

@@ -3,6 +3,7 @@
 //! filesystem view from the plan, pivots into it, sets hostname, terminal
 //! and user, and execs the command, which stays PID 1.
 
+use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -30,10 +31,7 @@ pub fn main(fd: i32) -> u8 {
         Ok(sock) => Channel { sock },
         Err(_) => return 125,
     };
-    let (kind, message) = match run(&channel) {
-        Ok(never) => match never {},
-        Err(failure) => failure,
-    };
+    let Err((kind, message)) = run(&channel);
     let code = match kind {
         ExecFailure::NotFound => 127,
         ExecFailure::NotExecutable => 126,
@@ -43,9 +41,7 @@ pub fn main(fd: i32) -> u8 {
     code
 }
 
-enum Never {}
-
-fn run(channel: &Channel) -> Result<Never, Failure> {
+fn run(channel: &Channel) -> Result<Infallible, Failure> {
     let spec = match channel.recv::<ToInit>("parent").map_err(setup)? {
         Some((ToInit::Spec(spec), _)) => *spec,
         _ => return Err(setup("the parent sent no container spec")),
@@ -111,7 +107,7 @@ fn stdio(spec: &InitSpec, channel: &Channel) -> Result<(), Failure> {
     Ok(())
 }
 
-fn exec(argv: &[String], env: &Environment) -> Result<Never, Failure> {
+fn exec(argv: &[String], env: &Environment) -> Result<Infallible, Failure> {
     let program = &argv[0];
     let path = if program.contains('/') {
         PathBuf::from(program)
@@ -141,7 +137,7 @@ fn exec(argv: &[String], env: &Environment) -> Result<Never, Failure> {
         .iter()
         .map(|a| cstring(a.as_bytes()))
         .collect::<Result<Vec<_>, _>>()?;
-    sys::process::close_fds_from(3, &[]);
+    sys::process::set_cloexec_from(3);
     sys::process::reset_signal_dispositions();
     let err = sys::process::execve(&path_c, &argv_c, &env_c);
     let kind = match err.errno() {

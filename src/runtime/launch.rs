@@ -114,7 +114,7 @@ pub fn run_foreground(
         Ok(done) => done,
         Err(e) => {
             // Fail fast: never leave a half-configured container running.
-            let _ = sys::process::kill(pid, libc::SIGKILL);
+            let _ = sys::process::kill(pid, sys::process::SIGKILL);
             let exit = sys::process::wait_exit(pid).ok();
             state.exited(exit.map(|e| e.as_code()), state::now());
             store.save_state(&record.id, &state)?;
@@ -158,11 +158,7 @@ fn supervise(
         .map_err(setup)?;
     let _slirp = match &slirp_binary {
         Some(binary) => {
-            let target = slirp::Target {
-                pid: pid.as_raw(),
-                join_userns: true,
-            };
-            let slirp = slirp::start(binary, &target)?;
+            let slirp = slirp::start(binary, pid.as_raw())?;
             // init may already have failed and gone; its message follows.
             let _ = channel.send(&ToInit::NetworkReady, &[]);
             Some(slirp)

@@ -60,7 +60,7 @@ pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: boo
     }
     if state.status.is_live() {
         if let Some(pid) = state.pid {
-            sys::process::kill(sys::Pid::from_raw(pid), libc::SIGKILL)?;
+            sys::process::kill(sys::Pid::from_raw(pid), sys::process::SIGKILL)?;
         }
     }
     // Wait for the owner (foreground run or monitor) to let go.

@@ -12,11 +12,7 @@ pub fn pump_pty(
     master: OwnedFd,
     interactive: bool,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    if let Some(size) = sys::tty::window_size(std::io::stdout().as_fd())
-        .or_else(|| sys::tty::window_size(std::io::stdin().as_fd()))
-    {
-        let _ = sys::tty::set_window_size(master.as_fd(), size);
-    }
+    follow_window_size(&master);
     let mut output = std::fs::File::from(master);
     if interactive {
         let mut input = output.try_clone()?;
@@ -43,9 +39,12 @@ pub fn pump_pty(
     }))
 }
 
-/// Propagates our terminal's size to the container's pty.
+/// Propagates our terminal's size (stdout's, else stdin's) to the
+/// container's pty.
 pub fn follow_window_size(master: &OwnedFd) {
-    if let Some(size) = sys::tty::window_size(std::io::stdout().as_fd()) {
+    if let Some(size) = sys::tty::window_size(std::io::stdout().as_fd())
+        .or_else(|| sys::tty::window_size(std::io::stdin().as_fd()))
+    {
         let _ = sys::tty::set_window_size(master.as_fd(), size);
     }
 }

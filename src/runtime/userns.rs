@@ -98,7 +98,7 @@ pub fn spawn(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) -> 
         channel: Channel { sock: parent_end },
     };
     if let Err(e) = write_mapping(mapping, pid) {
-        let _ = sys::process::kill(pid, libc::SIGKILL);
+        let _ = sys::process::kill(pid, sys::process::SIGKILL);
         let _ = sys::process::wait_exit(pid);
         return Err(e);
     }
@@ -152,12 +152,18 @@ fn run_map_helper(program: &std::path::Path, pid: Pid, args: &[String]) -> Resul
 }
 
 /// Runs a helper role (`__unpack`, `__rmtree`) in a user namespace only and
-/// waits for it; its failure message comes back over the channel.
+/// waits for it.
 pub fn run_helper(mapping: &IdMapping, role: &[OsString]) -> Result<()> {
     let namespaces = Namespaces {
         user: !matches!(mapping, IdMapping::Root),
         ..Namespaces::default()
     };
+    run_role(mapping, namespaces, role)
+}
+
+/// Runs a short-lived role in `namespaces` and waits for it; its failure
+/// message comes back over the channel.
+pub fn run_role(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) -> Result<()> {
     let child = spawn(mapping, namespaces, role)?;
     let mut failure = None;
     while let Ok(Some((msg, _))) = child.channel.recv::<ToParent>("helper") {

@@ -57,12 +57,13 @@ pub fn command(
 }
 
 /// The environment of the container's process: image ENV, then `-e`
-/// settings, then the defaults Docker adds.
+/// settings, then the defaults Docker adds. `home` is `None` when it is only
+/// known inside the container (from the image's passwd).
 pub fn environment(
     image_env: &[String],
     cli_env: &[(String, String)],
     hostname: &str,
-    home: &str,
+    home: Option<&str>,
     tty: bool,
 ) -> Environment {
     let mut env = Environment::from_list(image_env);
@@ -71,7 +72,9 @@ pub fn environment(
     }
     env.set_default("PATH", DEFAULT_PATH);
     env.set_default("HOSTNAME", hostname);
-    env.set_default("HOME", home);
+    if let Some(home) = home {
+        env.set_default("HOME", home);
+    }
     if tty {
         env.set_default("TERM", "xterm");
     }
@@ -155,14 +158,15 @@ mod tests {
             &v(&["A=1", "PATH=/x"]),
             &[("A".into(), "2".into())],
             "abc",
-            "/root",
+            Some("/root"),
             true,
         );
         assert_eq!(
             env.to_list(),
             v(&["A=2", "PATH=/x", "HOSTNAME=abc", "HOME=/root", "TERM=xterm"])
         );
-        let env = environment(&[], &[], "h", "/", false);
+        let env = environment(&[], &[], "h", None, false);
+        assert_eq!(env.get("HOME"), None);
         assert_eq!(env.get("PATH"), Some(DEFAULT_PATH));
         assert_eq!(env.get("TERM"), None);
     }

@@ -34,10 +34,7 @@ impl Store {
     pub fn publish_layer(&self, staged: &Path, diff_id: &Digest) -> Result<bool> {
         match std::fs::rename(staged, self.layer_dir(diff_id)) {
             Ok(()) => Ok(true),
-            Err(e) if self.has_layer(diff_id) => {
-                let _ = e;
-                Ok(false)
-            }
+            Err(_) if self.has_layer(diff_id) => Ok(false),
             Err(e) => Err(std::io::Error::new(
                 e.kind(),
                 format!("cannot publish layer {diff_id}: {e}"),

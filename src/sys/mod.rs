@@ -5,11 +5,16 @@
 //! - `ns::spawn_namespaced`: `clone(2)` with a fresh stack; the child only
 //!   reads one byte from an inherited fd and calls `execve` with arguments
 //!   prepared before the clone (no allocation, no locks in the child).
-//! - `process::fork_exec_free` is not provided on purpose: roles are re-execs.
-//! - `tty::set_controlling_tty`, `tty::{get,set}_window_size`: ioctls on fds
-//!   we own, with correctly sized structs.
+//! - `ipc::inherited_fd`, `ipc::recv`: take ownership of fds the kernel or
+//!   our parent handed us (checked open, owned by nothing else).
+//! - `tty::open_pty` (fd ownership), `tty::set_controlling_tty`,
+//!   `tty::{window_size, set_window_size}`: ioctls on fds we own, with
+//!   correctly sized structs; `tty::RawMode::enter_stdin` borrows fd 0.
 //! - `net::bring_up_loopback`: `ioctl(SIOCGIFFLAGS/SIOCSIFFLAGS)` on a socket
 //!   we own, with a zeroed `ifreq` whose name is NUL-terminated.
+//! - `fs::set_xattr`: `lsetxattr` with NUL-terminated strings and a slice.
+//! - `process::reset_signal_dispositions` (SIG_DFL), `process::set_cloexec_from`
+//!   (`close_range`, flags only).
 #![expect(
     unsafe_code,
     reason = "sys is the one module allowed to make raw syscalls"

@@ -86,8 +86,3 @@ pub fn pivot_root(new_root: &Path) -> Result<()> {
         .map_err(|e| SysError::new("umount2", "old root", e))?;
     nix::unistd::chdir("/").map_err(|e| SysError::new("chdir", "/", e))
 }
-
-pub fn unmount_detach(target: &Path) -> Result<()> {
-    nix::mount::umount2(target, MntFlags::MNT_DETACH)
-        .map_err(|e| SysError::new("umount2", target.display(), e))
-}

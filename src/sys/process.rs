@@ -22,10 +22,8 @@ pub fn set_name(name: &str) {
     }
 }
 
-/// Asks the kernel to send `signal` to this process when its parent dies.
-pub fn set_parent_death_signal(signal: Signal) -> Result<()> {
-    nix::sys::prctl::set_pdeathsig(signal).map_err(|e| SysError::new("prctl", "PDEATHSIG", e))
-}
+/// The signal that cannot be caught, for ending a container at once.
+pub const SIGKILL: i32 = libc::SIGKILL;
 
 pub fn set_no_new_privs() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().map_err(|e| SysError::new("prctl", "NO_NEW_PRIVS", e))
@@ -71,11 +69,6 @@ pub fn kill(pid: Pid, signal: i32) -> Result<()> {
     }
 }
 
-/// Whether a process with this pid exists (any owner).
-pub fn exists(pid: Pid) -> bool {
-    !matches!(nix::sys::signal::kill(pid, None), Err(nix::Error::ESRCH))
-}
-
 /// Replaces the process image. Returns only on failure.
 pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> SysError {
     match nix::unistd::execve(path, argv, env) {
@@ -91,27 +84,32 @@ pub fn dup_onto(fd: &OwnedFd, target: i32) -> Result<()> {
         .map_err(|e| SysError::new("dup2", target, e))
 }
 
-pub fn pid() -> Pid {
-    nix::unistd::getpid()
-}
-
-/// Closes every fd from `first` up, except the ones listed (which must be
-/// sorted); used before exec so nothing of devbox leaks into the container.
-pub fn close_fds_from(first: i32, keep: &[i32]) {
+/// Marks every fd from `first` up close-on-exec, so nothing of devbox leaks
+/// into the container's command: one `close_range(CLOSE_RANGE_CLOEXEC)`
+/// (Linux 5.11+), else a walk of /proc/self/fd.
+pub fn set_cloexec_from(first: u32) {
+    // SAFETY: close_range only changes fd flags; no memory is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
     };
     let fds: Vec<i32> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first && !keep.contains(fd))
+        .filter(|fd| *fd >= first as i32)
         .collect();
     for fd in fds {
-        let _ = set_cloexec_raw(fd);
+        let _ = super::ipc::set_cloexec(fd);
     }
-}
-
-fn set_cloexec_raw(fd: i32) -> Result<()> {
-    super::ipc::set_cloexec(fd)
 }
 
 pub fn umask(mask: u32) {

@@ -12,18 +12,9 @@ fn echo_prints_and_exits_zero() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "echo",
-        "hello",
-        "world",
-    ])
-    .success()
-    .stdout_exactly("hello world\n");
+    ctx.run_offline(&[img, "echo", "hello", "world"])
+        .success()
+        .stdout_exactly("hello world\n");
 }
 
 #[test]
@@ -31,31 +22,14 @@ fn exit_code_of_the_command_is_devbox_exit_code() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "sh",
-        "-c",
-        "exit 3",
-    ])
-    .code_is(3);
+    ctx.run_offline(&[img, "sh", "-c", "exit 3"]).code_is(3);
 }
 
 #[test]
 fn missing_image_is_125() {
     let ctx = TestContext::new();
     require!(ctx, "userns");
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "no-such-image:latest",
-        "true",
-    ]);
+    let out = ctx.run_offline(&["no-such-image:latest", "true"]);
     let line = out.devbox_error(125);
     if !line.contains("no-such-image") {
         out.fail("expected the error to name the image");
@@ -69,7 +43,7 @@ fn bad_volume_spec_is_125() {
     let img = ctx.busybox();
     let host = ctx.mkdir("vol");
     let spec = format!("{}:/mnt:bogus", host.display());
-    let out = ctx.devbox(&["run", "--rm", "--network", "none", "-v", &spec, img, "true"]);
+    let out = ctx.run_offline(&["-v", &spec, img, "true"]);
     out.devbox_error(125);
     // Nothing ran, nothing was left behind.
     assert!(ctx.container_dirs().is_empty(), "{out}");
@@ -80,8 +54,7 @@ fn non_executable_command_is_126() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&["run", "--rm", "--network", "none", img, "/etc/passwd"])
-        .code_is(126);
+    ctx.run_offline(&[img, "/etc/passwd"]).code_is(126);
 }
 
 #[test]
@@ -89,10 +62,8 @@ fn missing_command_is_127() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&["run", "--rm", "--network", "none", img, "no-such-command"])
-        .code_is(127);
-    ctx.devbox(&["run", "--rm", "--network", "none", img, "/no/such/path"])
-        .code_is(127);
+    ctx.run_offline(&[img, "no-such-command"]).code_is(127);
+    ctx.run_offline(&[img, "/no/such/path"]).code_is(127);
 }
 
 #[test]
@@ -103,7 +74,7 @@ fn missing_newuidmap_is_125_and_says_so() {
     // A PATH with nothing in it: devbox itself is started by absolute path.
     let empty = ctx.mkdir("empty-path");
     let out = ctx
-        .devbox_cmd(&["run", "--rm", "--network", "none", img, "true"])
+        .run_offline_cmd(&[img, "true"])
         .env("PATH", &empty)
         .run();
     out.devbox_error(125);
@@ -120,11 +91,7 @@ fn entrypoint_and_cmd_from_the_image() {
         "ep:1",
         &[r#"ENTRYPOINT ["echo", "ep"]"#, r#"CMD ["default", "args"]"#],
     );
-    let run = |extra: &[&str]| {
-        let mut args = vec!["run", "--rm", "--network", "none"];
-        args.extend_from_slice(extra);
-        ctx.devbox(&args)
-    };
+    let run = |extra: &[&str]| ctx.run_offline(extra);
     // ENTRYPOINT + CMD.
     run(&[&img]).success().stdout_exactly("ep default args\n");
     // Arguments replace CMD, not ENTRYPOINT.
@@ -144,14 +111,14 @@ fn cmd_alone_and_shell_form() {
     require!(ctx, "userns", "busybox");
     let json = ctx.import_busybox("cmd:json", &[r#"CMD ["echo", "from", "cmd"]"#]);
     let shell = ctx.import_busybox("cmd:shell", &["CMD echo shell $((6*7))"]);
-    ctx.devbox(&["run", "--rm", "--network", "none", &json])
+    ctx.run_offline(&[&json])
         .success()
         .stdout_exactly("from cmd\n");
-    ctx.devbox(&["run", "--rm", "--network", "none", &json, "echo", "over"])
+    ctx.run_offline(&[&json, "echo", "over"])
         .success()
         .stdout_exactly("over\n");
     // Shell form runs through /bin/sh -c.
-    ctx.devbox(&["run", "--rm", "--network", "none", &shell])
+    ctx.run_offline(&[&shell])
         .success()
         .stdout_exactly("shell 42\n");
 }
@@ -162,36 +129,16 @@ fn env_from_the_image_and_overrides() {
     require!(ctx, "userns", "busybox");
     let img = ctx.import_busybox("env:1", &["ENV GREETING=hello", "ENV OTHER=kept"]);
     let probe = "echo $GREETING $OTHER";
-    ctx.devbox(&["run", "--rm", "--network", "none", &img, "sh", "-c", probe])
+    ctx.run_offline(&[&img, "sh", "-c", probe])
         .success()
         .stdout_exactly("hello kept\n");
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-e",
-        "GREETING=bye",
-        &img,
-        "sh",
-        "-c",
-        probe,
-    ])
-    .success()
-    .stdout_exactly("bye kept\n");
+    ctx.run_offline(&["-e", "GREETING=bye", &img, "sh", "-c", probe])
+        .success()
+        .stdout_exactly("bye kept\n");
     // PATH has Docker's default when the image sets none.
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        &img,
-        "sh",
-        "-c",
-        "echo $PATH",
-    ])
-    .success()
-    .stdout_contains("/usr/bin");
+    ctx.run_offline(&[&img, "sh", "-c", "echo $PATH"])
+        .success()
+        .stdout_contains("/usr/bin");
 }
 
 #[test]
@@ -199,10 +146,10 @@ fn workdir_from_the_image_and_default() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.import_busybox("wd:1", &["WORKDIR /srv/app"]);
-    ctx.devbox(&["run", "--rm", "--network", "none", &img, "pwd"])
+    ctx.run_offline(&[&img, "pwd"])
         .success()
         .stdout_exactly("/srv/app\n");
-    ctx.devbox(&["run", "--rm", "--network", "none", ctx.busybox(), "pwd"])
+    ctx.run_offline(&[ctx.busybox(), "pwd"])
         .success()
         .stdout_exactly("/\n");
 }
@@ -212,32 +159,13 @@ fn user_from_the_image() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "subuid", "busybox");
     let img = ctx.import_busybox("usr:1", &["USER app"]);
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        &img,
-        "sh",
-        "-c",
-        "id -u; id -g",
-    ])
-    .success()
-    .stdout_exactly("1000\n1000\n");
+    ctx.run_offline(&[&img, "sh", "-c", "id -u; id -g"])
+        .success()
+        .stdout_exactly("1000\n1000\n");
     // -u overrides it.
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-u",
-        "0",
-        &img,
-        "id",
-        "-u",
-    ])
-    .success()
-    .stdout_exactly("0\n");
+    ctx.run_offline(&["-u", "0", &img, "id", "-u"])
+        .success()
+        .stdout_exactly("0\n");
 }
 
 // ---- run flags --------------------------------------------------------------------------------
@@ -249,11 +177,7 @@ fn env_flags() {
     let img = ctx.busybox();
     let env_file = ctx.write_file("vars.env", "# a comment\nFROM_FILE=file value\n\nOTHER=2\n");
     let env_file = env_file.to_str().unwrap();
-    ctx.devbox_cmd(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    ctx.run_offline_cmd(&[
         "-e",
         "A=1",
         "-e",
@@ -278,18 +202,9 @@ fn workdir_flag_is_created_if_missing() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-w",
-        "/does/not/exist",
-        img,
-        "pwd",
-    ])
-    .success()
-    .stdout_exactly("/does/not/exist\n");
+    ctx.run_offline(&["-w", "/does/not/exist", img, "pwd"])
+        .success()
+        .stdout_exactly("/does/not/exist\n");
 }
 
 #[test]
@@ -299,9 +214,9 @@ fn user_flag_by_uid_and_by_name() {
     let img = ctx.busybox();
     let probe = ["sh", "-c", "id -u; id -g"];
     let run = |user: &str| {
-        let mut args = vec!["run", "--rm", "--network", "none", "-u", user, img];
+        let mut args = vec!["-u", user, img];
         args.extend_from_slice(&probe);
-        ctx.devbox(&args)
+        ctx.run_offline(&args)
     };
     // A uid with a passwd entry takes that entry's group, as in Docker...
     run("1000").success().stdout_exactly("1000\n1000\n");
@@ -311,7 +226,7 @@ fn user_flag_by_uid_and_by_name() {
     // A name is looked up in the image's /etc/passwd.
     run("app").success().stdout_exactly("1000\n1000\n");
     // Root by default.
-    ctx.devbox(&["run", "--rm", "--network", "none", img, "id", "-u"])
+    ctx.run_offline(&[img, "id", "-u"])
         .success()
         .stdout_exactly("0\n");
 }
@@ -321,18 +236,9 @@ fn the_command_is_pid_1() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "sh",
-        "-c",
-        "echo $$",
-    ])
-    .success()
-    .stdout_exactly("1\n");
+    ctx.run_offline(&[img, "sh", "-c", "echo $$"])
+        .success()
+        .stdout_exactly("1\n");
 }
 
 #[test]
@@ -340,31 +246,12 @@ fn hostname_flag_and_default() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--hostname",
-        "box1",
-        img,
-        "hostname",
-    ])
-    .success()
-    .stdout_exactly("box1\n");
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--hostname",
-        "box1",
-        img,
-        "cat",
-        "/etc/hostname",
-    ])
-    .success()
-    .stdout_exactly("box1\n");
+    ctx.run_offline(&["--hostname", "box1", img, "hostname"])
+        .success()
+        .stdout_exactly("box1\n");
+    ctx.run_offline(&["--hostname", "box1", img, "cat", "/etc/hostname"])
+        .success()
+        .stdout_exactly("box1\n");
 
     // Default: the first 12 hex digits of the container id.
     let out = ctx.devbox(&["run", "--network", "none", "--name", "hn", img, "hostname"]);
@@ -394,11 +281,7 @@ fn read_write_bind_mount() {
     let host = ctx.mkdir("rw");
     ctx.write_file("rw/from-host", "on the host\n");
     let spec = format!("{}:/data", host.display());
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    ctx.run_offline(&[
         "-v",
         &spec,
         img,
@@ -425,11 +308,7 @@ fn read_only_bind_mount() {
     let host = ctx.mkdir("ro");
     let file = ctx.write_file("ro/file", "original\n");
     let spec = format!("{}:/data:ro", host.display());
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    let out = ctx.run_offline(&[
         "-v",
         &spec,
         img,
@@ -449,19 +328,8 @@ fn rm_flag_leaves_nothing() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&["run", "--rm", "--network", "none", img, "true"])
-        .success();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "sh",
-        "-c",
-        "exit 4",
-    ])
-    .code_is(4);
+    ctx.run_offline(&[img, "true"]).success();
+    ctx.run_offline(&[img, "sh", "-c", "exit 4"]).code_is(4);
     ctx.devbox(&["ps", "-a", "-q"]).success().stdout_exactly("");
     assert_eq!(ctx.container_dirs(), Vec::<String>::new());
 }
@@ -492,16 +360,7 @@ fn host_processes_are_invisible() {
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
     let sleeper = HostProcess::spawn("sleep", &["31337"]);
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "ps",
-        "-o",
-        "pid,args",
-    ]);
+    let out = ctx.run_offline(&[img, "ps", "-o", "pid,args"]);
     out.success();
     if out.stdout.contains("31337") {
         out.fail(&format!(
@@ -509,7 +368,7 @@ fn host_processes_are_invisible() {
             sleeper.pid()
         ));
     }
-    let out = ctx.devbox(&["run", "--rm", "--network", "none", img, "ls", "/proc"]);
+    let out = ctx.run_offline(&[img, "ls", "/proc"]);
     out.success();
     let pids = out
         .stdout
@@ -528,36 +387,18 @@ fn proc_dev_and_read_only_sys() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox(&[
-        "run", "--rm", "--network", "none", img, "sh", "-c",
+    ctx.run_offline(&[img, "sh", "-c",
         "test -r /proc/self/status && test -c /dev/null && test -c /dev/zero && test -c /dev/urandom \
          && test -d /dev/pts && test -d /dev/shm && echo ok",
     ])
     .success()
     .stdout_exactly("ok\n");
     // /dev/null works as a sink and is not a regular file left in the image.
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "sh",
-        "-c",
-        "echo x > /dev/null && cat /dev/null",
-    ])
-    .success()
-    .stdout_exactly("");
+    ctx.run_offline(&[img, "sh", "-c", "echo x > /dev/null && cat /dev/null"])
+        .success()
+        .stdout_exactly("");
     // /sys is mounted read-only.
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "cat",
-        "/proc/mounts",
-    ]);
+    let out = ctx.run_offline(&[img, "cat", "/proc/mounts"]);
     out.success();
     let sys = out
         .stdout
@@ -569,16 +410,8 @@ fn proc_dev_and_read_only_sys() {
     if !opts.split(',').any(|o| o == "ro") {
         out.fail("expected /sys to be mounted ro");
     }
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "mkdir",
-        "/sys/devbox-test",
-    ])
-    .failure();
+    ctx.run_offline(&[img, "mkdir", "/sys/devbox-test"])
+        .failure();
 }
 
 #[test]
@@ -632,7 +465,7 @@ fn without_interactive_stdin_is_empty() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    ctx.devbox_cmd(&["run", "--rm", "--network", "none", img, "cat"])
+    ctx.run_offline_cmd(&[img, "cat"])
         .stdin("must not arrive\n")
         .timeout(std::time::Duration::from_secs(30))
         .run()
@@ -686,32 +519,12 @@ fn network_none_has_only_loopback() {
     let img = ctx.busybox();
     let server = HttpServer::start("unreachable\n");
     let url = format!("http://10.0.2.2:{}/", server.port);
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "wget",
-        "-q",
-        "-T",
-        "3",
-        "-O-",
-        &url,
-    ]);
+    let out = ctx.run_offline(&[img, "wget", "-q", "-T", "3", "-O-", &url]);
     out.failure();
     if out.stdout.contains("unreachable") {
         out.fail("the host server was reached with --network none");
     }
-    let out = ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        img,
-        "cat",
-        "/proc/net/dev",
-    ]);
+    let out = ctx.run_offline(&[img, "cat", "/proc/net/dev"]);
     out.success();
     // Two header lines, then one line per interface.
     let ifaces: Vec<&str> = out
@@ -733,18 +546,9 @@ fn python_runs_in_the_debian_image() {
     let mut ctx = TestContext::new();
     require!(ctx, "userns", "subuid", "mmdebstrap");
     let img = ctx.use_debian();
-    ctx.devbox(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        &img,
-        "python3",
-        "-c",
-        "print(6*7)",
-    ])
-    .success()
-    .stdout_exactly("42\n");
+    ctx.run_offline(&[&img, "python3", "-c", "print(6*7)"])
+        .success()
+        .stdout_exactly("42\n");
 }
 
 /// `devbox run` forwards the signals it gets to the container's PID 1 and exits with

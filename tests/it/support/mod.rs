@@ -184,6 +184,17 @@ impl TestContext {
         self.devbox_cmd(args).run()
     }
 
+    /// `devbox run --rm --network none ARGS`: the form most run tests use.
+    pub fn run_offline(&self, args: &[&str]) -> Output {
+        self.run_offline_cmd(args).run()
+    }
+
+    /// The same as a builder.
+    pub fn run_offline_cmd(&self, args: &[&str]) -> UserCommand {
+        self.devbox_cmd(&["run", "--rm", "--network", "none"])
+            .args(args)
+    }
+
     /// The same as a builder, for stdin bytes, extra env, a different PATH or timeout.
     pub fn devbox_cmd(&self, args: &[&str]) -> UserCommand {
         self.command(binary())
