@@ -92,18 +92,12 @@ pub fn import(
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
-        config: Descriptor {
-            media_type: oci::MEDIA_TYPE_CONFIG.into(),
-            digest: config_digest.clone(),
-            size: config_bytes.len() as u64,
-            annotations: Default::default(),
-        },
-        layers: vec![Descriptor {
-            media_type: media_type.into(),
-            digest: blob,
-            size,
-            annotations: Default::default(),
-        }],
+        config: Descriptor::new(
+            oci::MEDIA_TYPE_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
+        layers: vec![Descriptor::new(media_type, blob, size)],
         annotations: Default::default(),
     };
     let manifest_bytes =
