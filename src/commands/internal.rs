@@ -9,7 +9,8 @@ pub fn run(role: InternalCommand) -> u8 {
     match role {
         InternalCommand::Init { fd } => init::main(fd),
         InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
-            crate::image::layer::unpack(&tar, &dest, in_user_namespace())
+            let owners = owners_mappable();
+            crate::image::layer::unpack(&tar, &dest, in_user_namespace(), owners)
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
@@ -32,6 +33,20 @@ pub fn run(role: InternalCommand) -> u8 {
 fn in_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| m.split_whitespace().take(3).collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(true)
+}
+
+/// False when this user namespace maps a single id (the fallback without a subuid range):
+/// then files keep the unpacking user as owner instead of failing on the first foreign owner,
+/// as Podman's `ignore_chown_errors` does. The run warns about the fallback.
+fn owners_mappable() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| {
+            m.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+                .sum::<u64>()
+                > 1
+        })
         .unwrap_or(true)
 }
 

@@ -61,11 +61,17 @@ pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, LayerError> {
     }
 }
 
-/// Unpacks `tar` into `dest` (which must exist).
-pub fn unpack(tar: &Path, dest: &Path, userxattr: bool) -> Result<UnpackReport, LayerError> {
+/// Unpacks `tar` into `dest` (which must exist). Without `owners`, every file belongs to the
+/// unpacking user (a user namespace that maps one id cannot give files other owners).
+pub fn unpack(
+    tar: &Path,
+    dest: &Path,
+    userxattr: bool,
+    owners: bool,
+) -> Result<UnpackReport, LayerError> {
     let mut archive = tar::Archive::new(open_layer(tar)?);
     archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
+    archive.set_preserve_ownerships(owners);
     archive.set_preserve_mtime(true);
     archive.set_unpack_xattrs(true);
     archive.set_overwrite(true);

@@ -46,7 +46,7 @@ pub fn detect_mapping(host: &HostPaths) -> Result<(IdMapping, Option<String>)> {
         _ => Ok((
             IdMapping::Single { uid, gid },
             Some(format!(
-                "no subordinate ids for `{display}` in /etc/subuid and /etc/subgid: only your own uid is mapped (to root); images with files owned by other users will not work (`devbox doctor` explains the fix)"
+                "no subordinate ids for `{display}` in /etc/subuid and /etc/subgid: only your own uid is mapped (to root): image files of other users become yours and `-u` to another user fails (`devbox doctor` explains the fix)"
             )),
         )),
     }

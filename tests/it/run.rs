@@ -577,3 +577,92 @@ fn signals_are_forwarded_to_pid_1() {
         .stdout_contains("exit=7")
         .stdout_contains("got-term");
 }
+
+// ---- id mapping fallback and terminal size ----------------------------------------------------
+
+#[test]
+fn without_subordinate_ids_the_user_alone_is_root_inside() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let Some(user) = crate::support::user::user_without_subids() else {
+        crate::support::capability::skip(
+            "second-user",
+            "creating a user without subordinate ids needs the tests to run as root",
+        );
+        return;
+    };
+    let tar = crate::support::images::busybox_tar().expect("building the busybox image");
+    // The second user's own sandbox: the test user's is closed to others.
+    let dir = tempfile::Builder::new()
+        .prefix("nosub-")
+        .tempdir()
+        .expect("creating a sandbox");
+    std::os::unix::fs::chown(dir.path(), Some(user.uid), Some(user.gid)).expect("chown sandbox");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir data");
+    std::os::unix::fs::chown(&data, Some(user.uid), Some(user.gid)).expect("chown data");
+    let root = dir.path().join("root");
+    let devbox = |args: &[&str]| {
+        crate::support::UserCommand::new(user, crate::support::binary())
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .current_dir(dir.path())
+    };
+    devbox(&["import", tar.to_str().unwrap(), "bb"])
+        .run()
+        .success();
+    let volume = format!("{}:/data", data.display());
+    let out = devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &volume,
+        "bb",
+        "sh",
+        "-c",
+        "id -u; touch /data/made-inside",
+    ])
+    .run();
+    out.success()
+        .stdout_is("0")
+        .stderr_contains("no subordinate ids");
+    let made = std::fs::metadata(data.join("made-inside")).expect("the file made inside");
+    assert_eq!(made.uid(), user.uid, "root inside is the user on the host");
+}
+
+#[test]
+fn tty_size_is_set_and_follows_the_terminal() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "script");
+    let img = ctx.busybox();
+    // Inside `script`'s terminal: set a size, start the container, change the size a second
+    // later from the background (TIOCSWINSZ sends SIGWINCH to devbox, the foreground job).
+    let body = format!(
+        "stty rows 33 cols 77\n\
+         (sleep 1; stty rows 40 cols 100 </dev/tty) &\n\
+         {} --root {} run --rm -t --network none {img} \
+         sh -c 'stty size; trap \"stty size; exit 0\" WINCH; sleep 10 & wait'\n",
+        crate::support::binary().display(),
+        ctx.root.display()
+    );
+    let script = ctx.write_file("resize.sh", &body);
+    let out = ctx
+        .command("/usr/bin/script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("sh {}", script.display()))
+        .arg("/dev/null")
+        .run();
+    out.success();
+    let sizes: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if sizes != ["33 77", "40 100"] {
+        out.fail("expected the size set before start, then the new size after SIGWINCH");
+    }
+}

@@ -20,6 +20,10 @@ pub const TEST_USER: &str = "devbox-test";
 /// PATH given to every process the harness starts as the test user.
 pub const CLEAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// A second user the harness creates (as root) with no subordinate ids, for the single-id
+/// fallback.
+pub const NOSUB_USER: &str = "devbox-nosub";
+
 /// Size of the subordinate id range the harness adds when `useradd` did not.
 const SUBID_COUNT: u64 = 65536;
 
@@ -66,7 +70,26 @@ fn current_user() -> TestUser {
     }
 }
 
+/// The user without subordinate ids, prepared once per test process; `None` unless the tests
+/// run as root (only root can create one).
+pub fn user_without_subids() -> Option<&'static TestUser> {
+    static USER: OnceLock<Option<TestUser>> = OnceLock::new();
+    USER.get_or_init(|| {
+        Uid::effective().is_root().then(|| {
+            prepare_user(NOSUB_USER, false)
+                .unwrap_or_else(|e| panic!("preparing the `{NOSUB_USER}` user: {e}"))
+        })
+    })
+    .as_ref()
+}
+
 fn prepare_root_user() -> Result<TestUser, String> {
+    prepare_user(TEST_USER, true)
+}
+
+/// Creates (or reuses) `name` with, or without, subordinate id ranges, and the machine setup
+/// a laptop's login session would give it.
+fn prepare_user(name: &str, subids: bool) -> Result<TestUser, String> {
     // Two test processes (or a bench script) may prepare the user at once.
     let lock_file = fs::OpenOptions::new()
         .create(true)
@@ -77,15 +100,20 @@ fn prepare_root_user() -> Result<TestUser, String> {
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("flock /run/devbox-test-user.lock: {e}"))?;
 
-    let user = match lookup(TEST_USER)? {
+    let user = match lookup(name)? {
         Some(user) => user,
         None => {
-            run_root(Command::new("useradd").args(["-m", "-s", "/bin/sh", TEST_USER]))?;
-            lookup(TEST_USER)?.ok_or_else(|| format!("useradd did not create `{TEST_USER}`"))?
+            run_root(Command::new("useradd").args(["-m", "-s", "/bin/sh", name]))?;
+            lookup(name)?.ok_or_else(|| format!("useradd did not create `{name}`"))?
         }
     };
-    ensure_subid_range(Path::new("/etc/subuid"), &user.name)?;
-    ensure_subid_range(Path::new("/etc/subgid"), &user.name)?;
+    for file in [Path::new("/etc/subuid"), Path::new("/etc/subgid")] {
+        if subids {
+            ensure_subid_range(file, &user.name)?;
+        } else {
+            remove_subid_range(file, &user.name)?;
+        }
+    }
 
     // Laptops have these 0666; slirp4netns needs /dev/net/tun, FUSE needs /dev/fuse.
     for dev in ["/dev/fuse", "/dev/net/tun"] {
@@ -158,6 +186,27 @@ fn ensure_subid_range(file: &Path, name: &str) -> Result<(), String> {
         "\n"
     };
     writeln!(f, "{sep}{name}:{start}:{SUBID_COUNT}").map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Removes `name`'s lines from a subuid/subgid file (Debian's `useradd` adds a range).
+fn remove_subid_range(file: &Path, name: &str) -> Result<(), String> {
+    let text = match fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split(':').next() != Some(name))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if kept != text {
+        // Renamed into place: newuidmap of tests running meanwhile must never read it half-written.
+        let tmp = file.with_extension("devbox-test.tmp");
+        fs::write(&tmp, kept).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        fs::rename(&tmp, file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// The first id after every range in a subuid/subgid file, at least 100000.
