@@ -666,3 +666,50 @@ fn tty_size_is_set_and_follows_the_terminal() {
         out.fail("expected the size set before start, then the new size after SIGWINCH");
     }
 }
+
+#[test]
+fn as_root_no_user_namespace_is_needed() {
+    let ctx = TestContext::new();
+    require!(ctx, "busybox");
+    if !nix::unistd::Uid::effective().is_root() {
+        crate::support::capability::skip(
+            "root",
+            "running devbox as root needs the tests to run as root",
+        );
+        return;
+    }
+    let tar = crate::support::images::busybox_tar().expect("building the busybox image");
+    let dir = tempfile::tempdir().expect("creating a sandbox");
+    let root = dir.path().join("root");
+    let devbox = |args: &[&str]| {
+        std::process::Command::new(crate::support::binary())
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .output()
+            .expect("running devbox as root")
+    };
+    let import = devbox(&["import", tar.to_str().unwrap(), "bb"]);
+    assert!(import.status.success(), "import as root: {import:?}");
+    let run = devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "bb",
+        "sh",
+        "-c",
+        "id -u; readlink /proc/self/ns/user",
+    ]);
+    assert!(run.status.success(), "run as root: {run:?}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let host_userns = std::fs::read_link("/proc/self/ns/user").expect("host user namespace");
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("0"), "{stdout}");
+    assert_eq!(
+        lines.next(),
+        Some(host_userns.to_str().unwrap()),
+        "as root the container stays in the host's user namespace"
+    );
+}
