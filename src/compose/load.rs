@@ -573,6 +573,7 @@ impl Cx<'_> {
                 "labels" => s.labels = self.string_map(v, p)?,
                 "container_name" => s.container_name = self.opt_string(v, p)?,
                 "hostname" => s.hostname = self.opt_string(v, p)?,
+                "userns_mode" => s.userns_mode = self.opt_string(v, p)?,
                 "extra_hosts" => s.extra_hosts = self.extra_hosts(v, p)?,
                 "develop" => s.develop = Some(self.develop(v, p)?),
                 "expose" => s.expose = self.strings(v, p, false)?,
@@ -1454,6 +1455,7 @@ fn merge_service(b: &mut Service, o: Service) {
     b.labels.extend(o.labels);
     replace(&mut b.container_name, o.container_name);
     replace(&mut b.hostname, o.hostname);
+    replace(&mut b.userns_mode, o.userns_mode);
     append_unique(&mut b.extra_hosts, o.extra_hosts);
     match (&mut b.develop, o.develop) {
         (Some(bd), Some(od)) => append_unique(&mut bd.watch, od.watch),

@@ -75,6 +75,10 @@ pub struct Service {
     pub container_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// `keep-id` (Podman's): the user keeps their uid inside, so files in bind mounts stay
+    /// theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<ExtraHost>,
     #[serde(skip_serializing_if = "Option::is_none")]

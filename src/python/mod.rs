@@ -7,4 +7,5 @@ pub mod files;
 pub mod testing;
 pub mod version;
 
+pub mod render;
 pub use detect::{detect, Project, Service};
