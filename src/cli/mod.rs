@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod container;
 pub mod image;
 pub mod internal;
+pub mod python;
 pub mod system;
 
 /// The entry point of the binary: parse, run, render the outcome.
@@ -68,6 +69,8 @@ pub enum Command {
     Import(image::ImportArgs),
     /// List images
     Images(image::ImagesArgs),
+    /// Write a Dockerfile, .dockerignore and compose.yaml for the Python project in DIR
+    Init(python::InitArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing
     Doctor(system::DoctorArgs),
     #[command(flatten)]

@@ -7,6 +7,7 @@ use crate::ui::diagnostics::{self, ExitStatus, UserError};
 mod doctor;
 mod images;
 mod import;
+mod init;
 mod internal;
 mod ps;
 mod rm;
@@ -48,6 +49,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
+        Command::Init(args) => init::init(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"
         )),

@@ -9,3 +9,4 @@ pub mod version;
 
 pub mod render;
 pub use detect::{detect, Project, Service};
+pub mod init;

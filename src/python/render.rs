@@ -62,7 +62,7 @@ fn style_name(style: Style) -> &'static str {
     }
 }
 
-fn style_label(project: &Project) -> String {
+pub fn style_label(project: &Project) -> String {
     let deps = &project.dependencies;
     match deps.style {
         Style::Requirements => deps
@@ -81,7 +81,7 @@ fn style_label(project: &Project) -> String {
     }
 }
 
-fn framework_label(framework: Framework) -> &'static str {
+pub fn framework_label(framework: Framework) -> &'static str {
     match framework {
         Framework::Django => "Django",
         Framework::Flask => "Flask",

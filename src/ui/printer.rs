@@ -43,6 +43,13 @@ impl Printer {
         }
     }
 
+    /// A question for the user, to stderr, without a newline (the answer is typed after it).
+    pub fn prompt(&self, question: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{question}");
+        let _ = err.flush();
+    }
+
     /// A warning, to stderr, always (fallbacks are degraded out loud).
     pub fn warn(&self, line: impl std::fmt::Display) {
         let _ = writeln!(std::io::stderr().lock(), "Warning: {line}");

@@ -1,0 +1,111 @@
+//! The Python workflow: `devbox init` on the example projects.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::TestContext;
+
+/// Copies examples/<name> into the sandbox (owned by the test user) and returns its path.
+fn copy_example(ctx: &TestContext, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    fn walk(ctx: &TestContext, src: &Path, rel: &str) {
+        for entry in std::fs::read_dir(src).unwrap().flatten() {
+            let name = entry.file_name().into_string().unwrap();
+            let rel = format!("{rel}/{name}");
+            if entry.file_type().unwrap().is_dir() {
+                ctx.mkdir(&rel);
+                walk(ctx, &entry.path(), &rel);
+            } else {
+                ctx.write_file(&rel, &std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+    }
+    ctx.mkdir(name);
+    walk(ctx, &src, name);
+    ctx.path(name)
+}
+
+#[test]
+fn init_writes_the_files_once_and_never_overwrites_without_force() {
+    let ctx = TestContext::new();
+    let dir = copy_example(&ctx, "flask-app");
+    let dir_s = dir.to_str().unwrap();
+    let out = ctx.devbox(&["init", "--yes", dir_s]);
+    out.success()
+        .stderr_contains("Detected flask-app: Python 3.11 (from .python-version)")
+        .stderr_contains("created  Dockerfile")
+        .stderr_contains("created  compose.yaml");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("FROM python:${PYTHON_VERSION}-slim AS base"));
+    assert!(dockerfile.contains("CMD [\"gunicorn\",\"--bind\",\"0.0.0.0:5000\",\"app:app\"]"));
+    assert!(dir.join(".dockerignore").is_file());
+    assert!(std::fs::read_to_string(dir.join("README.md"))
+        .unwrap()
+        .contains("devbox up"));
+
+    // A changed Dockerfile is the user's: a second init refuses and writes nothing.
+    std::fs::write(dir.join("Dockerfile"), "FROM mine\n").unwrap();
+    std::fs::remove_file(dir.join("compose.yaml")).unwrap();
+    let out = ctx.devbox(&["init", "--yes", dir_s]);
+    out.devbox_error(125);
+    out.stderr_contains("Dockerfile already exists")
+        .stderr_contains("--force");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        "FROM mine\n"
+    );
+    assert!(
+        !dir.join("compose.yaml").exists(),
+        "nothing is written when one file conflicts"
+    );
+
+    ctx.devbox(&["init", "--yes", "--force", dir_s])
+        .success()
+        .stderr_contains("kept     README.md (it already has a devbox section)");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        dockerfile
+    );
+}
+
+#[test]
+fn init_in_a_missing_directory_is_a_clear_error() {
+    let ctx = TestContext::new();
+    let out = ctx.devbox(&["init", "--yes", "no-such-dir"]);
+    out.devbox_error(125);
+    out.stderr_contains("is not a directory");
+}
+
+#[test]
+fn init_asks_on_a_terminal_and_uses_the_answers() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "script");
+    let dir = copy_example(&ctx, "flask-app");
+    let inner = format!(
+        "{} init {}",
+        crate::support::binary().display(),
+        dir.display()
+    );
+    // `script` gives devbox a terminal and types our answers into it.
+    let out = ctx
+        .command("/usr/bin/script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .stdin("3.12\n9000\n\n")
+        .run();
+    out.success()
+        .stdout_contains("? Python version [3.11]: ")
+        .stdout_contains("? Port the app listens on [5000]: ");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("ARG PYTHON_VERSION=3.12"),
+        "{dockerfile}"
+    );
+    assert!(dockerfile.contains("EXPOSE 9000"), "{dockerfile}");
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    assert!(compose.contains("\"127.0.0.1:9000:9000\""), "{compose}");
+    assert!(
+        compose.contains("\"--port\",\"9000\""),
+        "the dev command follows the port: {compose}"
+    );
+}
