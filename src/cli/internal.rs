@@ -33,4 +33,8 @@ pub enum InternalCommand {
         fd: i32,
         dir: PathBuf,
     },
+    /// Publishes ports: binds host ports, then joins a container's user and network
+    /// namespaces and forwards connections (driven over stdin/stdout)
+    #[command(name = "__port-proxy", hide = true)]
+    PortProxy,
 }

@@ -14,6 +14,7 @@ pub fn run(role: InternalCommand) -> u8 {
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),
+        InternalCommand::PortProxy => crate::net::portproxy::serve_role(),
         InternalCommand::ProbeOverlay { fd, dir } => helper(fd, "devbox:[probe]", || {
             crate::fs::overlay::probe_mount(&dir, in_user_namespace())
         }),

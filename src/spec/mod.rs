@@ -6,4 +6,5 @@ pub mod container;
 pub mod env;
 pub mod ids;
 pub mod mount;
+pub mod port;
 pub mod user;

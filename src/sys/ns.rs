@@ -93,3 +93,68 @@ pub fn spawn_namespaced(
 pub fn sethostname(name: &str) -> Result<()> {
     nix::unistd::sethostname(name).map_err(|e| SysError::new("sethostname", name, e))
 }
+
+/// Namespaces a process can join with [`join`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Net,
+    Mount,
+    Pid,
+    Uts,
+    Ipc,
+}
+
+impl Kind {
+    fn proc_name(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Net => "net",
+            Kind::Mount => "mnt",
+            Kind::Pid => "pid",
+            Kind::Uts => "uts",
+            Kind::Ipc => "ipc",
+        }
+    }
+
+    fn flag(self) -> CloneFlags {
+        match self {
+            Kind::User => CloneFlags::CLONE_NEWUSER,
+            Kind::Net => CloneFlags::CLONE_NEWNET,
+            Kind::Mount => CloneFlags::CLONE_NEWNS,
+            Kind::Pid => CloneFlags::CLONE_NEWPID,
+            Kind::Uts => CloneFlags::CLONE_NEWUTS,
+            Kind::Ipc => CloneFlags::CLONE_NEWIPC,
+        }
+    }
+}
+
+/// Joins the namespaces of process `pid`, in the order given (the user namespace first, so
+/// its capabilities allow joining the others). A namespace this process is in already is
+/// skipped (the kernel refuses to re-join one's own user namespace). Joining a user namespace
+/// needs a single-threaded process: call this before starting threads.
+pub fn join(pid: i32, kinds: &[Kind]) -> Result<()> {
+    for kind in kinds {
+        let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+        let mine = format!("/proc/self/ns/{}", kind.proc_name());
+        let same = match (std::fs::metadata(&path), std::fs::metadata(&mine)) {
+            (Ok(a), Ok(b)) => {
+                use std::os::unix::fs::MetadataExt;
+                a.ino() == b.ino() && a.dev() == b.dev()
+            }
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        let file = std::fs::File::open(&path).map_err(|e| {
+            SysError::new(
+                "open",
+                &path,
+                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
+        nix::sched::setns(file, kind.flag()).map_err(|e| SysError::new("setns", &path, e))?;
+    }
+    Ok(())
+}
