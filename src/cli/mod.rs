@@ -10,6 +10,7 @@ pub mod image;
 pub mod internal;
 pub mod python;
 pub mod system;
+pub mod volume;
 
 /// The entry point of the binary: parse, run, render the outcome.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
@@ -69,6 +70,8 @@ pub enum Command {
     Import(image::ImportArgs),
     /// List images
     Images(image::ImagesArgs),
+    /// Manage volumes
+    Volume(volume::VolumeArgs),
     /// Write a Dockerfile, .dockerignore and compose.yaml for the Python project in DIR
     Init(python::InitArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing

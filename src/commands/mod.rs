@@ -12,6 +12,7 @@ mod internal;
 mod ps;
 mod rm;
 mod run;
+mod volume;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
 pub fn main(cli: Cli) -> std::process::ExitCode {
@@ -50,6 +51,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Images(args) => images::images(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
+        Command::Volume(args) => volume::volume(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"
         )),

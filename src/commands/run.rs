@@ -25,11 +25,13 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         vars.extend(env::parse_env(item, lookup)?);
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let binds = args
-        .volumes
-        .iter()
-        .map(|v| mount::parse_volume(v, &cwd))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut binds = Vec::new();
+    for spec in &args.volumes {
+        match mount::parse_volume(spec, &cwd)? {
+            mount::MountRequest::Bind(bind) => binds.push(bind),
+            _ => anyhow::bail!("`-v {spec}`: named and anonymous volumes are not supported by `run` yet; use a host path"),
+        }
+    }
     Ok(create::Request {
         image_name: args.image.clone(),
         name: args.name.clone(),

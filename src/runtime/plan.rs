@@ -229,6 +229,7 @@ mod tests {
             source: "/home/me/src".into(),
             target: "/app".into(),
             readonly: true,
+            propagation: Default::default(),
         };
         let ops = mount_plan(
             "/s/layers".into(),

@@ -8,6 +8,7 @@
 //! <root>/layers-v1/<diff-id hex>/diff   unpacked layers, shared by images
 //! <root>/refs-v1/<escaped reference>    tag -> manifest digest
 //! <root>/containers-v1/<id>/            config.json, state.json, upper/, work/, rootfs/, etc/
+//! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
 //! <root>/tmp/                           staging area for atomic publishes
 //! ```
@@ -23,6 +24,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod volumes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +40,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: String },
     #[error("no such image: {0}")]
     NoSuchImage(String),
+    #[error("no such volume: {0}")]
+    NoSuchVolume(String),
     #[error("no such container: {0}")]
     NoSuchContainer(String),
     #[error("the container name `{name}` is already in use by container {id}")]
@@ -54,6 +58,7 @@ impl Hint for StoreError {
             StoreError::NoSuchImage(_) => Some(
                 "list local images with `devbox images`; import a root filesystem with `devbox import ROOTFS.tar NAME`".into(),
             ),
+            StoreError::NoSuchVolume(_) => Some("list volumes with `devbox volume ls`".into()),
             StoreError::NameInUse { .. } => {
                 Some("remove that container with `devbox rm NAME` or choose another `--name`".into())
             }

@@ -7,3 +7,4 @@ mod cli;
 mod harness;
 mod python;
 mod run;
+mod volumes;
