@@ -4,13 +4,19 @@ use crate::cli::{Cli, Command, StorageDriver};
 use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
+mod bootstrap;
 mod doctor;
+mod history;
+mod image;
 mod images;
 mod import;
 mod internal;
 mod ps;
 mod rm;
+mod rmi;
 mod run;
+mod save;
+mod tag;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
 pub fn main(cli: Cli) -> std::process::ExitCode {
@@ -47,6 +53,12 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Ps(args) => ps::ps(args, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
+        Command::Image(command) => image::image(command, ctx),
+        Command::Rmi(args) => rmi::rmi(args, ctx),
+        Command::Tag(args) => tag::tag(args, ctx),
+        Command::History(args) => history::history(args, ctx),
+        Command::Save(args) => save::save(args, ctx),
+        Command::Load(args) => save::load(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"
