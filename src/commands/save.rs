@@ -13,19 +13,11 @@ use crate::ui::diagnostics::{ExitStatus, UserError};
 
 pub fn save(args: SaveArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
-    let entries = store.list_images()?;
     let mut images = Vec::new();
     for name in &args.images {
         let image = store.resolve_image(name)?;
-        // Saved by tag: that tag; by id: every tag the image has (Docker).
-        let tags = match &image.reference {
-            Some(reference) => vec![reference.clone()],
-            None => entries
-                .iter()
-                .find(|e| e.id == image.id)
-                .map(|e| e.tags.clone())
-                .unwrap_or_default(),
-        };
+        // Saved by tag: that tag; by id: no tag (Docker's `RepoTags: null`).
+        let tags = image.reference.iter().cloned().collect();
         images.push(SaveImage { image, tags });
     }
     let format = match args.format {

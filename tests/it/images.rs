@@ -773,3 +773,30 @@ fn hostile_archive_members_are_refused() {
         );
     }
 }
+
+// ---- bootstrap ------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "runs mmdebstrap against the Debian mirror (~90 s); `cargo test --test it -- --ignored bootstrap`"]
+fn bootstrap_makes_a_debian_image_with_right_owners() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "subuid", "mmdebstrap");
+    let out = ctx
+        .devbox_cmd(&["image", "bootstrap", "--suite", "bookworm", "deb:min"])
+        .timeout(std::time::Duration::from_secs(900))
+        .run();
+    out.success().stderr_contains("--mode=unshare");
+    assert!(is_image_id(out.out()), "{out}");
+    // Owners other than root survive (gid 42 is Debian's `shadow` group).
+    ctx.run_offline(&[
+        "deb:min",
+        "sh",
+        "-c",
+        "cut -d. -f1 /etc/debian_version; stat -c %g /etc/shadow",
+    ])
+    .success()
+    .stdout_is("12\n42");
+    ctx.devbox(&["history", "deb:min"])
+        .success()
+        .stdout_contains("devbox image bootstrap bookworm");
+}
