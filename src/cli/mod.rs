@@ -74,6 +74,19 @@ pub enum Command {
     Volume(volume::VolumeArgs),
     /// Write a Dockerfile, .dockerignore and compose.yaml for the Python project in DIR
     Init(python::InitArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Remove one or more images
+    Rmi(image::RmiArgs),
+    /// Create a tag TARGET that refers to SOURCE
+    Tag(image::TagArgs),
+    /// Show the history of an image
+    History(image::HistoryArgs),
+    /// Save images to a tar archive (streamed to stdout by default)
+    Save(image::SaveArgs),
+    /// Load images from a tar archive or stdin
+    Load(image::LoadArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing
     Doctor(system::DoctorArgs),
     #[command(flatten)]

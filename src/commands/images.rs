@@ -1,34 +1,302 @@
-//! `devbox images`.
+//! `devbox images` / `devbox image ls`, and the column and unit formats
+//! the image commands share (Docker's).
 
-use crate::cli::image::ImagesArgs;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use crate::cli::image::{ImagesArgs, ListFormat};
 use crate::context::Context;
+use crate::image::Reference;
+use crate::store::images::Image;
 use crate::ui::diagnostics::ExitStatus;
 
 pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
-    let refs = store.list_refs()?;
-    if !args.quiet {
-        ctx.printer.data(format!(
-            "{:<40}{:<16}{:<14}{}",
-            "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
-        ));
+    let filter = args.repository.as_deref().map(Filter::parse).transpose()?;
+    let mut images = Vec::new();
+    for entry in store.list_images()? {
+        let image = store.load_image(None, entry.manifest)?;
+        images.push((created_time(&image), image, entry.tags));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (reference, manifest) in refs {
-        let image = store.load_image(Some(reference.clone()), manifest)?;
-        if args.quiet {
-            if seen.insert(image.id.clone()) {
-                ctx.printer.data(image.id.short());
-            }
-            continue;
+    // Newest first, like Docker.
+    images.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let id = |image: &Image| {
+        if args.no_trunc {
+            image.id.to_string()
+        } else {
+            image.id.short().to_string()
         }
-        ctx.printer.data(format!(
-            "{:<40}{:<16}{:<14}{}",
-            reference.familiar_name(),
-            reference.tag.as_deref().unwrap_or("<none>"),
-            image.id.short(),
-            image.config.created.as_deref().unwrap_or("")
-        ));
+    };
+    let mut rows = Vec::new();
+    for (created, image, tags) in &images {
+        let tags: Vec<Option<&Reference>> = if tags.is_empty() {
+            vec![None]
+        } else {
+            tags.iter().map(Some).collect()
+        };
+        for tag in tags {
+            if filter.as_ref().is_some_and(|f| !f.matches(tag)) {
+                continue;
+            }
+            let (repository, tag) = match tag {
+                Some(r) => (r.familiar_name(), r.tag.clone().unwrap_or("<none>".into())),
+                None => ("<none>".to_string(), "<none>".to_string()),
+            };
+            rows.push(Row {
+                repository,
+                tag,
+                digest: image.manifest_digest.to_string(),
+                id: id(image),
+                created: *created,
+                size: image.size(),
+            });
+        }
+    }
+    if args.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for row in rows.into_iter().filter(|r| seen.insert(r.id.clone())) {
+            ctx.printer.data(row.id);
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if args.format == ListFormat::Json {
+        for row in rows {
+            ctx.printer.data(
+                json!({
+                    "Containers": "N/A",
+                    "CreatedAt": created_at(row.created),
+                    "CreatedSince": created_since(row.created),
+                    "Digest": row.digest,
+                    "ID": row.id,
+                    "Repository": row.repository,
+                    "SharedSize": "N/A",
+                    "Size": human_size(row.size),
+                    "Tag": row.tag,
+                    "UniqueSize": "N/A",
+                    "VirtualSize": human_size(row.size),
+                })
+                .to_string(),
+            );
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let mut table = vec![header(&["REPOSITORY", "TAG"], args.digests)];
+    for row in rows {
+        let mut cells = vec![row.repository, row.tag];
+        if args.digests {
+            cells.push(row.digest);
+        }
+        cells.extend([row.id, created_since(row.created), human_size(row.size)]);
+        table.push(cells);
+    }
+    for line in columns(&table) {
+        ctx.printer.data(line);
     }
     Ok(ExitStatus::Success)
+}
+
+fn header(first: &[&str], digests: bool) -> Vec<String> {
+    let mut cells: Vec<String> = first.iter().map(|s| s.to_string()).collect();
+    if digests {
+        cells.push("DIGEST".into());
+    }
+    cells.extend(["IMAGE ID", "CREATED", "SIZE"].map(String::from));
+    cells
+}
+
+struct Row {
+    repository: String,
+    tag: String,
+    digest: String,
+    id: String,
+    created: Option<SystemTime>,
+    size: u64,
+}
+
+/// `images REPOSITORY[:TAG]`: the repository must match, and the tag if given.
+struct Filter {
+    name: String,
+    tag: Option<String>,
+}
+
+impl Filter {
+    fn parse(text: &str) -> anyhow::Result<Filter> {
+        let reference = Reference::parse(text)?;
+        let has_tag = text
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+        Ok(Filter {
+            name: reference.familiar_name(),
+            tag: has_tag.then_some(reference.tag).flatten(),
+        })
+    }
+
+    fn matches(&self, reference: Option<&Reference>) -> bool {
+        reference.is_some_and(|r| {
+            r.familiar_name() == self.name
+                && self.tag.as_ref().is_none_or(|t| r.tag.as_ref() == Some(t))
+        })
+    }
+}
+
+/// When the image was created, from its config.
+pub(super) fn created_time(image: &Image) -> Option<SystemTime> {
+    parse_time(image.config.created.as_deref())
+}
+
+pub(super) fn parse_time(text: Option<&str>) -> Option<SystemTime> {
+    text.and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+}
+
+/// Go's `time.String()` in UTC, as Docker's `CreatedAt`: `2024-01-23 10:11:12 +0000 UTC`.
+pub(super) fn created_at(time: Option<SystemTime>) -> String {
+    let Some(time) = time else {
+        return String::new();
+    };
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    format!("{} +0000 UTC", text.trim_end_matches('Z').replace('T', " "))
+}
+
+/// Docker's `CreatedSince`: `2 hours ago`.
+pub(super) fn created_since(time: Option<SystemTime>) -> String {
+    match time {
+        Some(t) => {
+            let age = SystemTime::now().duration_since(t).unwrap_or_default();
+            format!("{} ago", human_duration(age))
+        }
+        None => "N/A".into(),
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub(super) fn human_duration(d: Duration) -> String {
+    let seconds = d.as_secs();
+    let minutes = seconds / 60;
+    let hours = (d.as_secs_f64() / 3600.0 + 0.5) as u64;
+    match () {
+        _ if seconds < 1 => "Less than a second".into(),
+        _ if seconds == 1 => "1 second".into(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+/// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three
+/// significant digits (`4.26MB`, `12.3kB`, `0B`).
+pub(super) fn human_size(size: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = size as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let mut text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{text}{}", UNITS[unit])
+}
+
+/// Aligned columns, three spaces apart (Docker's tabwriter settings).
+pub(super) fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}", width = widths[i] + 3));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_261_234), "4.26MB");
+        assert_eq!(human_size(12_345), "12.3kB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(1_500_000_000), "1.5GB");
+    }
+
+    #[test]
+    fn durations_like_docker() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
+        assert_eq!(human_duration(s(1)), "1 second");
+        assert_eq!(human_duration(s(59)), "59 seconds");
+        assert_eq!(human_duration(s(90)), "About a minute");
+        assert_eq!(human_duration(s(3600)), "About an hour");
+        assert_eq!(human_duration(s(5 * 3600)), "5 hours");
+        assert_eq!(human_duration(s(3 * 86400)), "3 days");
+        assert_eq!(human_duration(s(21 * 86400)), "3 weeks");
+        assert_eq!(human_duration(s(90 * 86400)), "3 months");
+        assert_eq!(human_duration(s(800 * 86400)), "2 years");
+    }
+
+    #[test]
+    fn created_at_is_gos_time_string() {
+        let t = humantime::parse_rfc3339("2024-01-23T10:11:12.5Z").unwrap();
+        assert_eq!(created_at(Some(t)), "2024-01-23 10:11:12 +0000 UTC");
+    }
+
+    #[test]
+    fn columns_are_three_spaces_apart() {
+        let rows = vec![
+            vec!["REPOSITORY".to_string(), "TAG".into()],
+            vec!["a".into(), "latest".into()],
+        ];
+        assert_eq!(
+            columns(&rows),
+            vec!["REPOSITORY   TAG", "a            latest"]
+        );
+    }
+
+    #[test]
+    fn repository_filter() {
+        let f = Filter::parse("busybox").unwrap();
+        assert!(f.matches(Some(&Reference::parse("busybox:1.36").unwrap())));
+        assert!(!f.matches(None));
+        let f = Filter::parse("busybox:1.36").unwrap();
+        assert!(!f.matches(Some(&Reference::parse("busybox").unwrap())));
+    }
 }

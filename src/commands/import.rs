@@ -14,7 +14,7 @@ use crate::runtime::{remove, userns};
 use crate::ui::diagnostics::ExitStatus;
 
 /// Unpacks and removes layers inside the user namespace.
-struct UsernsUnpacker {
+pub(super) struct UsernsUnpacker {
     mapping: IdMapping,
 }
 
@@ -33,13 +33,21 @@ impl Unpacker for UsernsUnpacker {
     }
 }
 
+impl UsernsUnpacker {
+    /// The unpacker for this user's mapping (warning when it is degraded).
+    pub(super) fn detect(ctx: &Context) -> anyhow::Result<UsernsUnpacker> {
+        let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
+        if let Some(warning) = warning {
+            ctx.printer.warn(warning);
+        }
+        Ok(UsernsUnpacker { mapping })
+    }
+}
+
 pub fn import(args: ImportArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let reference = Reference::parse(&args.reference)?;
     let store = ctx.store()?;
-    let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
-    if let Some(warning) = warning {
-        ctx.printer.warn(warning);
-    }
+    let unpacker = UsernsUnpacker::detect(ctx)?;
     let mut source: Box<dyn std::io::Read> = if args.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -50,7 +58,7 @@ pub fn import(args: ImportArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         changes: args.changes,
         message: args.message,
     };
-    let id = import::import(&store, &mut source, &request, &UsernsUnpacker { mapping })
+    let id = import::import(&store, &mut source, &request, &unpacker)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     ctx.printer.data(id);
     Ok(ExitStatus::Success)

@@ -4,14 +4,20 @@ use crate::cli::{Cli, Command, StorageDriver};
 use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
+mod bootstrap;
 mod doctor;
+mod history;
+mod image;
 mod images;
 mod import;
 mod init;
 mod internal;
 mod ps;
 mod rm;
+mod rmi;
 mod run;
+mod save;
+mod tag;
 mod volume;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
@@ -49,6 +55,12 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Ps(args) => ps::ps(args, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
+        Command::Image(command) => image::image(command, ctx),
+        Command::Rmi(args) => rmi::rmi(args, ctx),
+        Command::Tag(args) => tag::tag(args, ctx),
+        Command::History(args) => history::history(args, ctx),
+        Command::Save(args) => save::save(args, ctx),
+        Command::Load(args) => save::load(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),

@@ -52,19 +52,8 @@ pub fn import(
             }
         })?;
     }
-    let (blob, media_type, size, diff_id) = store_blob(store, source)?;
-    if !store.has_layer(&diff_id) {
-        let staging = store.staging_dir("layer")?;
-        let diff = staging.join("diff");
-        fs_err::create_dir(&diff).map_err(StoreError::from)?;
-        if let Err(e) = unpacker.unpack(&store.blob_path(&blob), &diff) {
-            let _ = unpacker.remove(&staging);
-            return Err(ImportError::Unpack(e));
-        }
-        if !store.publish_layer(&staging, &diff_id)? {
-            let _ = unpacker.remove(&staging);
-        }
-    }
+    let _writing = store.begin_write()?;
+    let (layer, diff_id) = add_layer(store, source, unpacker)?;
     let now = crate::runtime::state::now();
     let config = ImageConfig {
         created: Some(now.clone()),
@@ -97,7 +86,7 @@ pub fn import(
             config_digest.clone(),
             config_bytes.len() as u64,
         ),
-        layers: vec![Descriptor::new(media_type, blob, size)],
+        layers: vec![layer],
         annotations: Default::default(),
     };
     let manifest_bytes =
@@ -107,6 +96,30 @@ pub fn import(
         crate::store::lock::Lock::exclusive(&store.lock_path()).map_err(StoreError::from)?;
     store.set_ref(&request.reference, &manifest_digest)?;
     Ok(config_digest)
+}
+
+/// Stores a layer tar (plain or gzip) as a blob and unpacks it once into the
+/// store's layers (through `unpacker`, inside the user namespace); returns its
+/// descriptor and diff id. Callers hold [`Store::begin_write`].
+pub fn add_layer(
+    store: &Store,
+    source: &mut dyn Read,
+    unpacker: &dyn Unpacker,
+) -> Result<(Descriptor, Digest), ImportError> {
+    let (blob, media_type, size, diff_id) = store_blob(store, source)?;
+    if !store.has_layer(&diff_id) {
+        let staging = store.staging_dir("layer")?;
+        let diff = staging.join("diff");
+        fs_err::create_dir(&diff).map_err(StoreError::from)?;
+        if let Err(e) = unpacker.unpack(&store.blob_path(&blob), &diff) {
+            let _ = unpacker.remove(&staging);
+            return Err(ImportError::Unpack(e));
+        }
+        if !store.publish_layer(&staging, &diff_id)? {
+            let _ = unpacker.remove(&staging);
+        }
+    }
+    Ok((Descriptor::new(media_type, blob, size), diff_id))
 }
 
 /// Copies the tarball into the blob store while hashing it; returns the

@@ -111,6 +111,14 @@ pub fn unpack(
                         },
                     )?
                 }
+                // `.wh..` and `.wh...` would name the directory itself or
+                // its parent: `.wh...` at the top deletes outside the layer.
+                Whiteout::File("." | "..") => {
+                    return Err(LayerError::Hostile {
+                        entry: name,
+                        reason: "a whiteout names `.` or `..`".into(),
+                    })
+                }
                 Whiteout::File(hidden) => {
                     let target = parent.join(hidden);
                     let _ =
@@ -191,6 +199,40 @@ fn ensure_dir_inside(dest: &Path, dir: &Path, entry: &str) -> Result<(), LayerEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tar_of(names: &[&str]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in names {
+            let mut header = tar::Header::new_gnu();
+            header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_size(0);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            builder.append(&header, std::io::empty()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn whiteouts_of_dot_and_dotdot_are_refused() {
+        for hostile in [".wh...", "a/.wh..", "a/.wh..."] {
+            let dir = tempfile::tempdir().unwrap();
+            let tar = dir.path().join("layer.tar");
+            std::fs::write(&tar, tar_of(&["a/keep", hostile])).unwrap();
+            let diff = dir.path().join("layer/diff");
+            std::fs::create_dir_all(&diff).unwrap();
+            let err = unpack(&tar, &diff, true, true).unwrap_err();
+            assert!(
+                matches!(err, LayerError::Hostile { .. }),
+                "{hostile}: {err}"
+            );
+            assert!(diff.join("a/keep").is_file(), "{hostile} deleted the layer");
+        }
+    }
 
     #[test]
     fn containment() {

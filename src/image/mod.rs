@@ -1,5 +1,7 @@
 //! Images: references, digests, OCI types, layers.
 
+pub mod archive;
+pub mod bootstrap;
 pub mod change;
 pub mod digest;
 pub mod import;

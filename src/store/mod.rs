@@ -7,6 +7,8 @@
 //! <root>/blobs-v1/sha256/<hex>          manifests, configs, layer tars
 //! <root>/layers-v1/<diff-id hex>/diff   unpacked layers, shared by images
 //! <root>/refs-v1/<escaped reference>    tag -> manifest digest
+//! <root>/images-v1/<image id hex>       image record (its manifest): images outlive their tags
+//! <root>/gc.lock                        writers hold it shared, garbage collection exclusive
 //! <root>/containers-v1/<id>/            config.json, state.json, upper/, work/, rootfs/, etc/
 //! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
@@ -50,6 +52,8 @@ pub enum StoreError {
     Ambiguous { prefix: String, what: &'static str },
     #[error("blob {0} is missing from the store")]
     MissingBlob(Digest),
+    #[error("conflict: unable to {action} (must force) - {reason}")]
+    ImageConflict { action: String, reason: String },
 }
 
 impl Hint for StoreError {
@@ -62,6 +66,9 @@ impl Hint for StoreError {
             StoreError::NameInUse { .. } => {
                 Some("remove that container with `devbox rm NAME` or choose another `--name`".into())
             }
+            StoreError::ImageConflict { .. } => Some(
+                "pass `-f` to remove it anyway (containers created from it keep their layers), or remove the container first with `devbox rm`".into(),
+            ),
             StoreError::Corrupt { .. } => Some("`devbox system check --repair` will be able to fix this".into()),
             _ => None,
         }

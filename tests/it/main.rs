@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod harness;
+mod images;
 mod python;
 mod run;
 mod volumes;

@@ -83,6 +83,10 @@ pub fn missing(name: &str) -> Option<String> {
     match name {
         "busybox" => super::images::busybox_missing(),
         "mmdebstrap" => super::images::mmdebstrap_missing(),
+        "skopeo" => which("skopeo").is_none().then(|| {
+            "skopeo is not installed, the peer for save/load round trips (apt-get install skopeo)"
+                .to_string()
+        }),
         "script" => which("script").is_none().then(|| {
             "`script` (util-linux) is not installed, needed to give devbox a terminal".to_string()
         }),

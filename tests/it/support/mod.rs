@@ -28,7 +28,7 @@ pub use user::{test_user, TestUser};
 /// Skips the test (with a printed reason) unless every named capability is present; fails it
 /// instead when `DEVBOX_TEST_REQUIRE` lists the missing one. Capabilities: the checks of
 /// `devbox doctor` (`userns`, `subuid`, `newuidmap`, `slirp4netns`, `fuse`, `overlay`,
-/// `cgroup`) and the harness's own (`busybox`, `mmdebstrap`, `script`).
+/// `cgroup`) and the harness's own (`busybox`, `mmdebstrap`, `script`, `skopeo`).
 macro_rules! require {
     ($ctx:expr $(, $cap:literal)+ $(,)?) => {
         if let Some((name, reason)) = $ctx.missing(&[$($cap),+]) {
