@@ -14,6 +14,7 @@ pub mod interpolate;
 pub mod load;
 pub mod model;
 pub mod order;
+pub mod plan;
 pub mod render;
 pub mod yaml;
 
