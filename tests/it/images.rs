@@ -803,3 +803,58 @@ fn bootstrap_makes_a_debian_image_with_right_owners() {
         .success()
         .stdout_contains("devbox image bootstrap bookworm");
 }
+
+// ---- concurrency ----------------------------------------------------------------------------
+
+#[test]
+fn imports_racing_prune_leave_every_tag_complete() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    let importing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Stops the pruner even if an import fails (and panics).
+            struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _done = Done(&importing);
+            for i in 0..4 {
+                ctx.import_busybox(&format!("img:{i}"), &[&format!("ENV I={i}")]);
+            }
+        });
+        s.spawn(|| {
+            while importing.load(std::sync::atomic::Ordering::SeqCst) {
+                ctx.devbox(&["image", "prune", "-a", "-f"]).success();
+            }
+        });
+    });
+    // Whatever survived is whole: every tag inspects, and its layers are there to run.
+    let out = ctx.devbox(&["images", "--format", "json"]);
+    out.success();
+    for line in out.stdout.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = format!(
+            "{}:{}",
+            row["Repository"].as_str().unwrap(),
+            row["Tag"].as_str().unwrap()
+        );
+        ctx.devbox(&["image", "inspect", &name]).success();
+        ctx.run_offline(&[&name, "/bin/true"]).success();
+    }
+    ctx.devbox(&["image", "prune", "-a", "-f"]).success();
+    assert!(image_ids(&ctx).is_empty());
+    let leftovers: Vec<_> = ["blobs-v1/sha256", "layers-v1", "tmp"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(ctx.root.join(d))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
