@@ -331,6 +331,8 @@ fn skopeo_reads_what_devbox_saves_and_devbox_loads_what_skopeo_writes() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox", "skopeo");
     let id = import_id(&ctx, "busybox", &["CMD [\"echo\", \"via skopeo\"]"]);
+    let out = ctx.devbox(&["image", "inspect", "busybox"]);
+    let original: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let saved = ctx.path("saved.tar");
     let saved = saved.to_str().unwrap();
     ctx.devbox(&["save", "-o", saved, "busybox"]).success();
@@ -348,7 +350,9 @@ fn skopeo_reads_what_devbox_saves_and_devbox_loads_what_skopeo_writes() {
         assert_eq!(json["Os"], "linux", "{out}");
         assert_eq!(json["Layers"].as_array().unwrap().len(), 1, "{out}");
     }
-    // skopeo writes both formats from ours; devbox loads them with the same image id.
+    // skopeo writes both formats from ours; devbox loads them with the same image id, except
+    // across formats: converting Docker to OCI, skopeo re-encodes the config (Go drops the
+    // trailing zeros of a timestamp's nanoseconds), so only the content is the same.
     let cases = [
         (
             format!("docker-archive:{saved}"),
@@ -374,7 +378,16 @@ fn skopeo_reads_what_devbox_saves_and_devbox_loads_what_skopeo_writes() {
             .success()
             .stdout_contains(&format!("Loaded image: {name}"));
         let out = ctx.devbox(&["image", "inspect", name]);
-        out.success().stdout_contains(&id);
+        out.success();
+        if !name.contains("cross") {
+            out.stdout_contains(&id);
+        }
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            json[0]["RootFS"]["Layers"], original[0]["RootFS"]["Layers"],
+            "{out}"
+        );
+        assert_eq!(json[0]["Config"], original[0]["Config"], "{out}");
         ctx.run_offline(&[name]).success().stdout_is("via skopeo");
     }
 }
