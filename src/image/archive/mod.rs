@@ -75,6 +75,9 @@ pub struct SaveImage {
 pub struct Loaded {
     pub id: Digest,
     pub tags: Vec<Reference>,
+    /// Tags that named another image before, with that image's id (which
+    /// stays, untagged: Docker's "renaming the old one ... to empty string").
+    pub replaced: Vec<(Reference, Digest)>,
 }
 
 /// Writes `images` as one archive to `out`.
@@ -525,10 +528,17 @@ fn check(file: &str, expected: &Digest, actual: &Digest) -> Result<()> {
 fn tag(store: &Store, manifest: &Digest, tags: Vec<Reference>) -> Result<Loaded> {
     let _lock = Lock::exclusive(&store.lock_path()).map_err(StoreError::from)?;
     let id = store.record_image(manifest)?;
+    let mut replaced = Vec::new();
     for reference in &tags {
+        if let Some(old) = store.get_ref(reference)?.filter(|old| old != manifest) {
+            let old: Manifest = store.read_json_blob(&old)?;
+            if old.config.digest != id {
+                replaced.push((reference.clone(), old.config.digest));
+            }
+        }
         store.set_ref(reference, manifest)?;
     }
-    Ok(Loaded { id, tags })
+    Ok(Loaded { id, tags, replaced })
 }
 
 #[cfg(test)]
@@ -592,7 +602,8 @@ mod tests {
                 loaded,
                 vec![Loaded {
                     id: id.clone(),
-                    tags: tags.clone()
+                    tags: tags.clone(),
+                    replaced: vec![]
                 }],
                 "{format:?}"
             );
@@ -603,6 +614,36 @@ mod tests {
                 assert_eq!(again.manifest_digest, image.manifest_digest);
             }
         }
+    }
+
+    #[test]
+    fn loading_over_a_tag_keeps_the_old_image_untagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, saved_id) = store_with_image(dir.path(), "app:1");
+        let image = store.resolve_image("app:1").unwrap();
+        let mut archive = Vec::new();
+        let items = [SaveImage {
+            image,
+            tags: vec![Reference::parse("app:1").unwrap()],
+        }];
+        save(&store, &items, Format::DockerArchive, &mut archive).unwrap();
+        let (_, newer) = store_with_image(dir.path(), "app:1");
+        assert_ne!(
+            newer, saved_id,
+            "imported again: a new created time, a new id"
+        );
+        let loaded = load(&store, &mut archive.as_slice(), &NoUnpack).unwrap();
+        assert_eq!(
+            loaded[0].replaced,
+            vec![(Reference::parse("app:1").unwrap(), newer.clone())]
+        );
+        let ids: Vec<_> = store
+            .list_images()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert!(ids.contains(&newer) && ids.contains(&saved_id));
     }
 
     #[test]
