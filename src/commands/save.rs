@@ -85,6 +85,12 @@ pub fn load(args: LoadArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let loaded = archive::load(&store, &mut input, &unpacker)
         .with_context(|| format!("cannot load {source}"))?;
     for image in loaded {
+        for (tag, old) in &image.replaced {
+            ctx.printer.data(format!(
+                "The image {} already exists, renaming the old one with ID {old} to empty string",
+                tag.familiar()
+            ));
+        }
         if image.tags.is_empty() {
             ctx.printer.data(format!("Loaded image ID: {}", image.id));
         }

@@ -208,13 +208,21 @@ impl Store {
     }
 
     /// Writes the image record of a manifest (idempotent); returns the image id.
-    /// Fails, writing nothing, if the manifest or its config is not stored.
+    /// Fails, writing nothing, unless the manifest, its config, its layer
+    /// blobs and their unpacked trees are all stored.
     pub fn record_image(&self, manifest_digest: &Digest) -> Result<Digest> {
         let manifest: Manifest = self.read_json_blob(manifest_digest)?;
-        let id = manifest.config.digest;
-        if !self.has_blob(&id) {
-            return Err(StoreError::MissingBlob(id));
+        let config: ImageConfig = self.read_json_blob(&manifest.config.digest)?;
+        if let Some(layer) = manifest.layers.iter().find(|l| !self.has_blob(&l.digest)) {
+            return Err(StoreError::MissingBlob(layer.digest.clone()));
         }
+        if let Some(diff_id) = config.rootfs.diff_ids.iter().find(|d| !self.has_layer(d)) {
+            return Err(StoreError::Corrupt {
+                path: self.layer_diff(diff_id),
+                reason: "the unpacked layer is missing".into(),
+            });
+        }
+        let id = manifest.config.digest;
         let path = self.record_path(&id);
         let current = std::fs::read(&path)
             .ok()

@@ -6,7 +6,7 @@
 //! checked, symlinks resolved inside the archive only), then stores each
 //! layer through the same path as `devbox import` ([`import::add_layer`]:
 //! digest, diff id, unpack inside the user namespace with layer containment),
-//! checks every digest the archive claims, and tags last.
+//! after checking every digest the archive claims, and tags last.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -75,6 +75,9 @@ pub struct SaveImage {
 pub struct Loaded {
     pub id: Digest,
     pub tags: Vec<Reference>,
+    /// Tags that named another image before, with that image's id (which
+    /// stays, untagged: Docker's "renaming the old one ... to empty string").
+    pub replaced: Vec<(Reference, Digest)>,
 }
 
 /// Writes `images` as one archive to `out`.
@@ -301,11 +304,16 @@ impl Staged {
 
     /// Opens a file of the archive by name, following in-archive links.
     fn open(&self, name: &str) -> Result<fs_err::File> {
+        fs_err::File::open(self.path(name)?).map_err(io("read the staged archive"))
+    }
+
+    /// Where a file of the archive is staged, following in-archive links.
+    fn path(&self, name: &str) -> Result<&Path> {
         let mut name =
             normalize(Path::new(name)).ok_or_else(|| ArchiveError::Missing(name.into()))?;
         for _ in 0..16 {
             if let Some(path) = self.files.get(&name) {
-                return fs_err::File::open(path).map_err(io("read the staged archive"));
+                return Ok(path);
             }
             match self.links.get(&name) {
                 Some(target) => name = target.clone(),
@@ -391,9 +399,8 @@ fn load_docker(store: &Store, staged: &Staged, unpacker: &dyn Unpacker) -> Resul
         }
         let mut layers = Vec::new();
         for (name, expected) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
-            let (descriptor, diff_id) =
-                import::add_layer(store, &mut staged.open(name)?, unpacker)?;
-            check(name, expected, &diff_id)?;
+            verify_layer(staged, name, None, expected)?;
+            let (descriptor, _) = import::add_layer(store, &mut staged.open(name)?, unpacker)?;
             layers.push(descriptor);
         }
         let id = store.put_blob(&config_bytes)?;
@@ -463,15 +470,39 @@ fn load_layout(store: &Store, staged: &Staged, unpacker: &dyn Unpacker) -> Resul
         }
         for (layer, expected) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
             let name = layout::blob_name(&layer.digest);
-            let (stored, diff_id) = import::add_layer(store, &mut staged.open(&name)?, unpacker)?;
-            check(&name, &layer.digest, &stored.digest)?;
-            check(&name, expected, &diff_id)?;
+            verify_layer(staged, &name, Some(&layer.digest), expected)?;
+            import::add_layer(store, &mut staged.open(&name)?, unpacker)?;
         }
         store.put_blob(&config_bytes)?;
         let manifest_digest = store.put_blob(&manifest_bytes)?;
         loaded.push(tag(store, &manifest_digest, tags)?);
     }
     Ok(loaded)
+}
+
+/// Checks a staged layer against the digests the archive claims for it (its
+/// blob digest, if known, and its diff id) before anything is stored or
+/// unpacked.
+fn verify_layer(
+    staged: &Staged,
+    name: &str,
+    blob: Option<&Digest>,
+    diff_id: &Digest,
+) -> Result<()> {
+    let path = staged.path(name)?;
+    let hash = |reader: &mut dyn Read| -> Result<Digest> {
+        let mut hashing = super::digest::HashingReader::new(reader);
+        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(io(format!("read `{name}`")))?;
+        Ok(hashing.hasher.finish())
+    };
+    if let Some(blob) = blob {
+        check(name, blob, &hash(&mut staged.open(name)?)?)?;
+    }
+    let mut layer = super::layer::open_layer(path).map_err(|e| ArchiveError::Invalid {
+        file: name.into(),
+        reason: e.to_string(),
+    })?;
+    check(name, diff_id, &hash(&mut layer)?)
 }
 
 /// A small blob of the layout, read and checked against its digest.
@@ -497,15 +528,162 @@ fn check(file: &str, expected: &Digest, actual: &Digest) -> Result<()> {
 fn tag(store: &Store, manifest: &Digest, tags: Vec<Reference>) -> Result<Loaded> {
     let _lock = Lock::exclusive(&store.lock_path()).map_err(StoreError::from)?;
     let id = store.record_image(manifest)?;
+    let mut replaced = Vec::new();
     for reference in &tags {
+        if let Some(old) = store.get_ref(reference)?.filter(|old| old != manifest) {
+            let old: Manifest = store.read_json_blob(&old)?;
+            if old.config.digest != id {
+                replaced.push((reference.clone(), old.config.digest));
+            }
+        }
         store.set_ref(reference, manifest)?;
     }
-    Ok(Loaded { id, tags })
+    Ok(Loaded { id, tags, replaced })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::import::ImportRequest;
+
+    /// Stores layers without unpacking them (the tree is not what these tests check).
+    struct NoUnpack;
+
+    impl Unpacker for NoUnpack {
+        fn unpack(&self, _blob: &Path, _dest: &Path) -> std::result::Result<(), String> {
+            Ok(())
+        }
+        fn remove(&self, path: &Path) -> std::result::Result<(), String> {
+            std::fs::remove_dir_all(path).map_err(|e| e.to_string())
+        }
+    }
+
+    fn store_with_image(dir: &Path, name: &str) -> (Store, Digest) {
+        let store = Store::open(dir).unwrap();
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(5);
+        header.set_mode(0o644);
+        layer
+            .append_data(&mut header, "hello", &b"hello"[..])
+            .unwrap();
+        let bytes = layer.into_inner().unwrap();
+        let request = ImportRequest {
+            reference: Reference::parse(name).unwrap(),
+            changes: vec![r#"CMD ["hello"]"#.into()],
+            message: None,
+        };
+        let id = import::import(&store, &mut bytes.as_slice(), &request, &NoUnpack).unwrap();
+        (store, id)
+    }
+
+    #[test]
+    fn save_then_load_keeps_ids_and_tags_in_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, id) = store_with_image(&dir.path().join("a"), "app:1");
+        let image = store.resolve_image("app:1").unwrap();
+        for (i, format) in [Format::DockerArchive, Format::OciArchive]
+            .into_iter()
+            .enumerate()
+        {
+            let mut archive = Vec::new();
+            let tags = vec![
+                Reference::parse("app:1").unwrap(),
+                Reference::parse("localhost:5000/app:2").unwrap(),
+            ];
+            let items = [SaveImage {
+                image: image.clone(),
+                tags: tags.clone(),
+            }];
+            save(&store, &items, format, &mut archive).unwrap();
+            let other = Store::open(&dir.path().join(format!("b{i}"))).unwrap();
+            let loaded = load(&other, &mut archive.as_slice(), &NoUnpack).unwrap();
+            assert_eq!(
+                loaded,
+                vec![Loaded {
+                    id: id.clone(),
+                    tags: tags.clone(),
+                    replaced: vec![]
+                }],
+                "{format:?}"
+            );
+            let again = other.resolve_image("localhost:5000/app:2").unwrap();
+            assert_eq!(again.config, image.config);
+            if format == Format::OciArchive {
+                // The manifest travels byte for byte.
+                assert_eq!(again.manifest_digest, image.manifest_digest);
+            }
+        }
+    }
+
+    #[test]
+    fn loading_over_a_tag_keeps_the_old_image_untagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, saved_id) = store_with_image(dir.path(), "app:1");
+        let image = store.resolve_image("app:1").unwrap();
+        let mut archive = Vec::new();
+        let items = [SaveImage {
+            image,
+            tags: vec![Reference::parse("app:1").unwrap()],
+        }];
+        save(&store, &items, Format::DockerArchive, &mut archive).unwrap();
+        let (_, newer) = store_with_image(dir.path(), "app:1");
+        assert_ne!(
+            newer, saved_id,
+            "imported again: a new created time, a new id"
+        );
+        let loaded = load(&store, &mut archive.as_slice(), &NoUnpack).unwrap();
+        assert_eq!(
+            loaded[0].replaced,
+            vec![(Reference::parse("app:1").unwrap(), newer.clone())]
+        );
+        let ids: Vec<_> = store
+            .list_images()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert!(ids.contains(&newer) && ids.contains(&saved_id));
+    }
+
+    #[test]
+    fn a_tampered_layer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store_with_image(&dir.path().join("a"), "app:1");
+        let image = store.resolve_image("app:1").unwrap();
+        let mut archive = Vec::new();
+        let items = [SaveImage {
+            image,
+            tags: vec![],
+        }];
+        save(&store, &items, Format::OciArchive, &mut archive).unwrap();
+        // Flip the layer's content (same length): its digest no longer matches.
+        let at = archive.windows(5).position(|w| w == b"hello").unwrap();
+        archive[at] = b'j';
+        let other = Store::open(&dir.path().join("b")).unwrap();
+        let err = load(&other, &mut archive.as_slice(), &NoUnpack).unwrap_err();
+        assert!(matches!(err, ArchiveError::DigestMismatch { .. }), "{err}");
+        assert!(other.list_images().unwrap().is_empty());
+        // Refused before anything was stored or unpacked.
+        assert_eq!(std::fs::read_dir(other.blobs_dir()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(other.layers_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_archive_of_neither_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let bytes = {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_ustar();
+            header.set_size(0);
+            b.append_data(&mut header, "README", std::io::empty())
+                .unwrap();
+            b.into_inner().unwrap()
+        };
+        let err = load(&store, &mut bytes.as_slice(), &NoUnpack).unwrap_err();
+        assert!(matches!(err, ArchiveError::UnknownFormat), "{err}");
+    }
 
     #[test]
     fn member_names_stay_inside_the_archive() {
