@@ -2,3 +2,5 @@
 
 pub mod dockerfile;
 pub mod ignore;
+pub mod plan;
+pub mod stage;
