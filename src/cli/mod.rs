@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod internal;
@@ -69,6 +70,10 @@ pub enum Command {
     Import(image::ImportArgs),
     /// List images
     Images(image::ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Create an image from a container's changes
+    Commit(build::CommitArgs),
     /// Write a Dockerfile, .dockerignore and compose.yaml for the Python project in DIR
     Init(python::InitArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing

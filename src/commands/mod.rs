@@ -4,6 +4,8 @@ use crate::cli::{Cli, Command, StorageDriver};
 use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
+mod build;
+mod commit;
 mod doctor;
 mod images;
 mod import;
@@ -48,6 +50,8 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Ps(args) => ps::ps(args, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
+        Command::Build(args) => build::build(args, ctx),
+        Command::Commit(args) => commit::commit(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
