@@ -389,32 +389,18 @@ impl Builder<'_> {
                     chmod: c.chmod.as_deref(),
                 },
             ),
-            Instruction::Add(a) => {
-                if let Some(url) = a
-                    .files
-                    .source_paths
-                    .iter()
-                    .find(|s| s.starts_with("http://") || s.starts_with("https://"))
-                {
-                    return Err(self.err_hint(
-                        line,
-                        format!("ADD {url}: downloading URLs is not supported yet"),
-                        "download the file into the build context and COPY it",
-                    ));
-                }
-                self.copy_instruction(
-                    index,
-                    step,
-                    cur,
-                    CopyArgs {
-                        keyword: "ADD",
-                        files: &a.files,
-                        from: None,
-                        chown: a.chown.as_deref(),
-                        chmod: a.chmod.as_deref(),
-                    },
-                )
-            }
+            Instruction::Add(a) => self.copy_instruction(
+                index,
+                step,
+                cur,
+                CopyArgs {
+                    keyword: "ADD",
+                    files: &a.files,
+                    from: None,
+                    chown: a.chown.as_deref(),
+                    chmod: a.chmod.as_deref(),
+                },
+            ),
             Instruction::From(_) => Err(self.err(line, "unexpected FROM inside a stage")),
             _ => {
                 let created_by = cur
@@ -656,12 +642,27 @@ impl Builder<'_> {
                 .expand(w, line)
                 .map_err(|e| self.err(line, e.to_string()))
         };
-        let sources = args
+        let all_sources = args
             .files
             .source_paths
             .iter()
             .map(|s| expand(s))
             .collect::<Result<Vec<_>, _>>()?;
+        let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
+        let (urls, sources): (Vec<String>, Vec<String>) = all_sources
+            .into_iter()
+            .partition(|s| args.keyword == "ADD" && is_url(s));
+        let scratch = commit::scratch_dir(self.store())?;
+        let mut fetched = Vec::new();
+        for url in &urls {
+            match download(url, &scratch) {
+                Ok(file) => fetched.push(file),
+                Err(e) => {
+                    self.runtime.remove_tree(&scratch);
+                    return Err(self.err(line, format!("ADD {url}: {e}")));
+                }
+            }
+        }
         let mut inline = Vec::new();
         for content in &args.files.source_contents {
             let data = if content.expand {
@@ -702,14 +703,32 @@ impl Builder<'_> {
             files: source_files,
             sources: sources.clone(),
             inline,
+            fetched,
             dest: dest.clone(),
             dest_is_dir,
             chmod,
             extract_archives: args.keyword == "ADD",
         };
-        let items = copy::items(&request).map_err(|e| self.err(line, e.to_string()))?;
-        let digest = copy::content_digest(&items).map_err(|e| self.err(line, e.to_string()))?;
-        let created_by = format!("{} {} {dest}", args.keyword, sources.join(" "));
+        let listed = copy::items(&request).and_then(|items| {
+            let digest = copy::content_digest(&items)?;
+            Ok((items, digest))
+        });
+        let (items, digest) = match listed {
+            Ok(found) => found,
+            Err(e) => {
+                self.runtime.remove_tree(&scratch);
+                return Err(self.err(line, e.to_string()));
+            }
+        };
+        let created_by = format!(
+            "{} {} {dest}",
+            args.keyword,
+            urls.iter()
+                .chain(&sources)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         let key_text = format!(
             "{} from={from:?} chown={owner:?} chmod={chmod:?} dest={dest} content={digest}",
             args.keyword
@@ -717,10 +736,10 @@ impl Builder<'_> {
         let key = cache::next_key(&cur.key, &key_text);
         cur.key = key.clone();
         if let Some(entry) = self.cached(&key) {
+            self.runtime.remove_tree(&scratch);
             self.add_layer(cur, &entry, created_by);
             return Ok(true);
         }
-        let scratch = commit::scratch_dir(self.store())?;
         let outcome = (|| -> Result<(Descriptor, Digest), BuildError> {
             let mut writer = LayerWriter::create(&scratch.join("layer.tar.gz"))?;
             let parent = |rel: &str| -> tar::Header {
@@ -765,6 +784,24 @@ impl Builder<'_> {
             .map_err(|e| self.err(line, format!("--chown={chown}: {e}")))?;
         Ok((user.uid, user.gid))
     }
+}
+
+/// ADD of a URL: the file is saved in `dir` under the URL's last path
+/// segment (Docker's name rule).
+fn download(url: &str, dir: &std::path::Path) -> Result<(String, PathBuf), String> {
+    let path_part = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path_part
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !path_part.ends_with("//"))
+        .unwrap_or("download")
+        .to_string();
+    let response = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let fetched = dir.join(format!("fetched-{}", name.replace('/', "_")));
+    let mut file = std::fs::File::create(&fetched).map_err(|e| e.to_string())?;
+    std::io::copy(&mut response.into_body().into_reader(), &mut file)
+        .map_err(|e| format!("download failed: {e}"))?;
+    Ok((name, fetched))
 }
 
 /// The parts of COPY and ADD the copy step needs.

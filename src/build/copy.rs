@@ -60,6 +60,8 @@ pub struct CopyRequest<'a> {
     pub sources: Vec<String>,
     /// Heredoc sources: (file name, contents).
     pub inline: Vec<(String, String)>,
+    /// Files ADD downloaded: (file name, where it is); mode 0600 as Docker.
+    pub fetched: Vec<(String, PathBuf)>,
     /// Absolute path in the image; a trailing `/` means a directory.
     pub dest: String,
     /// The destination is an existing directory in the image.
@@ -111,7 +113,7 @@ pub fn items(req: &CopyRequest) -> Result<Vec<Item>, CopyError> {
         }
         roots.extend(matches);
     }
-    let count = roots.len() + req.inline.len();
+    let count = roots.len() + req.inline.len() + req.fetched.len();
     let dest_dir = req.dest.ends_with('/') || req.dest_is_dir;
     let single_file = count == 1
         && !dest_dir
@@ -138,6 +140,22 @@ pub fn items(req: &CopyRequest) -> Result<Vec<Item>, CopyError> {
                 target,
                 source: ItemSource::Inline(data.clone().into_bytes()),
                 mode: req.chmod.unwrap_or(0o644),
+                mtime: 0,
+            },
+        );
+    }
+    for (name, path) in &req.fetched {
+        let target = if single_file {
+            dest.clone()
+        } else {
+            join(&dest, name)
+        };
+        out.insert(
+            target.clone(),
+            Item {
+                target,
+                source: ItemSource::File(path.clone()),
+                mode: req.chmod.unwrap_or(0o600),
                 mtime: 0,
             },
         );
@@ -423,6 +441,7 @@ mod tests {
             files,
             sources: sources.iter().map(|s| s.to_string()).collect(),
             inline: Vec::new(),
+            fetched: Vec::new(),
             dest: dest.into(),
             dest_is_dir: false,
             chmod: None,

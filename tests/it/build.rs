@@ -1,7 +1,7 @@
 //! `devbox build` and `devbox commit` (issue 6): real builds as the unprivileged user, on
 //! busybox (fast) and on the Debian python image; the built images are run and inspected.
 
-use crate::support::{is_image_id, require, Output, TestContext};
+use crate::support::{is_image_id, require, HttpServer, Output, TestContext};
 
 /// `devbox build --network none ARGS` (RUN steps need no network here).
 fn build(ctx: &TestContext, args: &[&str]) -> Output {
@@ -565,4 +565,28 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
     ctx.run_offline(&[&tag])
         .success()
         .stdout_exactly(&format!("edited hello-{unique}\n"));
+}
+
+#[test]
+fn add_downloads_a_url() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    let server = HttpServer::start("downloaded body\n");
+    ctx.write_file(
+        "url/Dockerfile",
+        &format!(
+            "FROM busybox\nADD http://127.0.0.1:{}/files/notes.txt /downloads/\n",
+            server.port
+        ),
+    );
+    build(&ctx, &["-t", "fetched", "url"]).success();
+    ctx.run_offline(&[
+        "fetched",
+        "sh",
+        "-c",
+        "cat /downloads/notes.txt; stat -c %a /downloads/notes.txt",
+    ])
+    .success()
+    .stdout_exactly("downloaded body\n600\n");
 }
