@@ -128,23 +128,17 @@ pub fn items(req: &CopyRequest) -> Result<Vec<Item>, CopyError> {
     }
     let dest = req.dest.trim_matches('/').to_string();
     let mut out: BTreeMap<String, Item> = BTreeMap::new();
-    for (name, data) in &req.inline {
-        let target = if single_file {
-            dest.clone()
-        } else {
-            join(&dest, name)
-        };
-        out.insert(
-            target.clone(),
-            Item {
-                target,
-                source: ItemSource::Inline(data.clone().into_bytes()),
-                mode: req.chmod.unwrap_or(0o644),
-                mtime: 0,
-            },
+    // Heredocs (0644) and downloads (0600, as Docker) are named files.
+    let named = req
+        .inline
+        .iter()
+        .map(|(name, data)| (name, ItemSource::Inline(data.clone().into_bytes()), 0o644))
+        .chain(
+            req.fetched
+                .iter()
+                .map(|(name, path)| (name, ItemSource::File(path.clone()), 0o600)),
         );
-    }
-    for (name, path) in &req.fetched {
+    for (name, source, mode) in named {
         let target = if single_file {
             dest.clone()
         } else {
@@ -154,8 +148,8 @@ pub fn items(req: &CopyRequest) -> Result<Vec<Item>, CopyError> {
             target.clone(),
             Item {
                 target,
-                source: ItemSource::File(path.clone()),
-                mode: req.chmod.unwrap_or(0o600),
+                source,
+                mode: req.chmod.unwrap_or(mode),
                 mtime: 0,
             },
         );
