@@ -78,12 +78,14 @@ pub fn build(args: BuildArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|t| Reference::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let dockerfile = args
-        .file
-        .clone()
-        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    // Absolute: bind mounts of the context need a host path that works anywhere.
+    let context = std::path::absolute(&args.context)?;
+    let dockerfile = match &args.file {
+        Some(file) => std::path::absolute(file)?,
+        None => context.join("Dockerfile"),
+    };
     let request = BuildRequest {
-        context: args.context.clone(),
+        context,
         dockerfile,
         tags: tags.clone(),
         target: args.target.clone(),

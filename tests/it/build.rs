@@ -590,3 +590,42 @@ fn add_downloads_a_url() {
     .success()
     .stdout_exactly("downloaded body\n600\n");
 }
+
+#[test]
+fn scratch_stages_copy_from_images_and_bind_mounts() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    ctx.write_file("s/notes/todo.txt", "from-context\n");
+    ctx.write_file(
+        "s/Dockerfile",
+        "FROM scratch AS files\n\
+         COPY notes/ /notes/\n\
+         FROM scratch AS tools\n\
+         COPY --from=busybox /bin/busybox /bin/sh\n\
+         FROM busybox\n\
+         COPY --from=files /notes/todo.txt /copied.txt\n\
+         RUN --mount=type=bind,source=notes,target=/ctx-notes --mount=type=bind,from=files,source=notes,target=/stage-notes cat /ctx-notes/todo.txt /stage-notes/todo.txt > /both.txt\n\
+         COPY --from=tools /bin/sh /opt/sh-from-scratch-stage\n",
+    );
+    build(&ctx, &["-t", "mixed", "s"]).success();
+    ctx.run_offline(&["mixed", "sh", "-c", "cat /copied.txt /both.txt; test -x /opt/sh-from-scratch-stage && echo exe; test -e /ctx-notes || echo no-mount-left"])
+        .success()
+        .stdout_exactly("from-context\nfrom-context\nfrom-context\nexe\nno-mount-left\n");
+}
+
+#[test]
+fn run_steps_reach_the_network_through_slirp4netns() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns");
+    ctx.busybox();
+    ctx.write_file(
+        "net/Dockerfile",
+        "FROM busybox\nRUN ip addr show tap0 | grep -q 10.0.2.100 && echo slirp-up > /net.txt\nRUN --network=none sh -c 'ip link show tap0 || echo no-tap' > /none.txt\n",
+    );
+    ctx.devbox(&["build", "-t", "netimg", "net"]).success();
+    ctx.run_offline(&["netimg", "cat", "/net.txt", "/none.txt"])
+        .success()
+        .stdout_contains("slirp-up")
+        .stdout_contains("no-tap");
+}
