@@ -789,19 +789,27 @@ impl Builder<'_> {
 /// ADD of a URL: the file is saved in `dir` under the URL's last path
 /// segment (Docker's name rule).
 fn download(url: &str, dir: &std::path::Path) -> Result<(String, PathBuf), String> {
-    let path_part = url.split(['?', '#']).next().unwrap_or(url);
-    let name = path_part
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty() && !path_part.ends_with("//"))
-        .unwrap_or("download")
-        .to_string();
+    let name = url_file_name(url);
     let response = ureq::get(url).call().map_err(|e| e.to_string())?;
     let fetched = dir.join(format!("fetched-{}", name.replace('/', "_")));
     let mut file = std::fs::File::create(&fetched).map_err(|e| e.to_string())?;
     std::io::copy(&mut response.into_body().into_reader(), &mut file)
         .map_err(|e| format!("download failed: {e}"))?;
     Ok((name, fetched))
+}
+
+/// The file name of a downloaded URL: its last path segment, else `download`.
+fn url_file_name(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or(url);
+    let path = without_query
+        .split_once("://")
+        .map_or(without_query, |(_, rest)| rest);
+    match path.split_once('/') {
+        Some((_, p)) => p.rsplit('/').next().filter(|n| !n.is_empty()),
+        None => None,
+    }
+    .unwrap_or("download")
+    .to_string()
 }
 
 /// The parts of COPY and ADD the copy step needs.
@@ -811,4 +819,28 @@ struct CopyArgs<'a> {
     from: Option<&'a str>,
     chown: Option<&'a str>,
     chmod: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_flags() {
+        let m = mount_options("type=cache,target=/root/.cache/pip,id=pip,sharing=locked");
+        assert_eq!(m["type"], "cache");
+        assert_eq!(m["target"], "/root/.cache/pip");
+        assert_eq!(m["id"], "pip");
+        assert_eq!(mount_options("type=bind,rw")["rw"], "true");
+    }
+
+    #[test]
+    fn download_names() {
+        assert_eq!(
+            url_file_name("https://example.com/a/b/file.tar.gz?x=1"),
+            "file.tar.gz"
+        );
+        assert_eq!(url_file_name("http://127.0.0.1:8000"), "download");
+        assert_eq!(url_file_name("http://host/dir/"), "download");
+    }
 }
