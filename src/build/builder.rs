@@ -673,8 +673,17 @@ impl Builder<'_> {
             inline.push((content.path.clone(), data));
         }
         let dest = cur.state.image_path(&expand(&args.files.dest)?);
-        let from = args.from.map(expand).transpose()?;
         let view_here = self.layer_view(&cur.diff_ids);
+        // Follow symlinks in the destination (`/bin/` in a merged-/usr image).
+        let dest = {
+            let resolved = super::files::resolve_links(&view_here, &dest);
+            if dest.ends_with('/') {
+                format!("/{resolved}/")
+            } else {
+                format!("/{resolved}")
+            }
+        };
+        let from = args.from.map(expand).transpose()?;
         let owner = match args.chown {
             None => (0, 0),
             Some(chown) => self.owner(&expand(chown)?, &view_here, line)?,

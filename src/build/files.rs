@@ -176,6 +176,49 @@ impl Files for LayerFiles {
     }
 }
 
+/// `path` (relative, slash-separated) with the symlinks in it resolved
+/// inside `files`, as a copy into the image follows them (e.g. `bin/` →
+/// `usr/bin/` in a merged-/usr Debian image).
+pub fn resolve_links(files: &dyn Files, path: &str) -> String {
+    let mut resolved: Vec<String> = Vec::new();
+    let mut pending: std::collections::VecDeque<String> = path
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop_front() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let mut candidate = resolved.clone();
+        candidate.push(part.clone());
+        let link = files
+            .stat(&candidate.join("/"))
+            .filter(|(_, m)| m.file_type().is_symlink())
+            .and_then(|(p, _)| std::fs::read_link(p).ok());
+        match link {
+            Some(target) if hops < 40 => {
+                hops += 1;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                for (i, t) in target.split('/').filter(|t| !t.is_empty()).enumerate() {
+                    pending.insert(i, t.to_string());
+                }
+            }
+            _ => resolved.push(part),
+        }
+    }
+    resolved.join("/")
+}
+
 /// Whether `name` matches a shell pattern (`*`, `?`, `[a-z]`, `[!x]`,
 /// `\` escapes), Go's `filepath.Match` within one path component.
 pub fn component_match(pattern: &str, name: &str) -> bool {
@@ -302,6 +345,11 @@ mod tests {
         };
         assert_eq!(view.list("d"), ["a", "b"]);
         assert_eq!(view.stat("d/a").unwrap().0, l2.join("d/a"));
+        std::os::unix::fs::symlink("usr/bin", l1.join("bin")).unwrap();
+        std::fs::create_dir_all(l2.join("e")).unwrap();
+        std::os::unix::fs::symlink("../d", l2.join("e/up")).unwrap();
+        assert_eq!(resolve_links(&view, "bin/x"), "usr/bin/x");
+        assert_eq!(resolve_links(&view, "/e/up/a"), "d/a");
         if crate::sys::fs::make_whiteout(&l2.join("d/b")).is_ok() {
             assert_eq!(view.list("d"), ["a"]);
             assert!(view.stat("d/b").is_none());

@@ -529,6 +529,7 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
              RUN python3 -c \"import sysconfig,pathlib; d=pathlib.Path('/usr/local/lib/python3/dist-packages'); d.mkdir(parents=True, exist_ok=True); (d/'greeting.py').write_text('WORD = ' + repr(open('requirements.txt').read().split()[0]))\"\n\
              COPY . .\n\
              ENV PYTHONPATH=/usr/local/lib/python3/dist-packages\n\
+             COPY --chmod=755 tool.sh /bin/\n\
              CMD [\"python3\", \"app.py\"]\n"
         ),
     );
@@ -542,6 +543,7 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
     ctx.write_file("py/.git/HEAD", "ref: refs/heads/main\n");
     ctx.write_file("py/pkg/__pycache__/mod.cpython-311.pyc", "x");
     ctx.write_file("py/pkg/mod.py", "");
+    ctx.write_file("py/tool.sh", "echo tool-ok\n");
     let tag = format!("pyapp-{unique}");
     let out = build(&ctx, &["-t", &tag, "py"]);
     out.success();
@@ -550,7 +552,11 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
         .stdout_exactly(&format!("app says hello-{unique}\n"));
     ctx.run_offline(&[&tag, "sh", "-c", "ls -A /app /app/pkg"])
         .success()
-        .stdout_exactly("/app:\n.dockerignore\nDockerfile\napp.py\npkg\nrequirements.txt\n\n/app/pkg:\nmod.py\n");
+        .stdout_exactly("/app:\n.dockerignore\nDockerfile\napp.py\npkg\nrequirements.txt\ntool.sh\n\n/app/pkg:\nmod.py\n");
+    // /bin is a symlink to usr/bin in Debian: COPY follows it instead of hiding /usr/bin.
+    ctx.run_offline(&[&tag, "sh", "-c", "tool.sh; test -L /bin && /usr/bin/tool.sh"])
+        .success()
+        .stdout_exactly("tool-ok\ntool-ok\n");
 
     ctx.write_file(
         "py/app.py",
