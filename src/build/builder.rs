@@ -371,11 +371,7 @@ impl Builder<'_> {
                 cur.key = cache::next_key(&cur.key, &format!("ARG {}", text.join(" ")));
                 Ok(false)
             }
-            Instruction::Workdir(dir) => {
-                let path = cur.state.workdir(dir, line).map_err(expand_err)?;
-                self.empty_step(cur, format!("WORKDIR {path}"));
-                Ok(false)
-            }
+            Instruction::Workdir(dir) => self.workdir_instruction(step, dir, cur),
             Instruction::Run(run) => self.run_instruction(index, step, run, cur),
             Instruction::Copy(c) => self.copy_instruction(
                 index,
@@ -749,27 +745,95 @@ impl Builder<'_> {
             self.add_layer(cur, &entry, created_by);
             return Ok(true);
         }
-        let outcome = (|| -> Result<(Descriptor, Digest), BuildError> {
-            let mut writer = LayerWriter::create(&scratch.join("layer.tar.gz"))?;
-            let parent = |rel: &str| -> tar::Header {
-                use std::os::unix::fs::MetadataExt;
-                match view_here.stat(rel) {
-                    Some((_, m)) if m.is_dir() => {
-                        let ids = self.runtime.inside_ids(m.uid(), m.gid());
-                        copy::dir_header(m.mode() & 0o7777, ids, m.mtime())
-                    }
-                    _ if rel == dest_rel => copy::dir_header(0o755, owner, 0),
-                    _ => copy::dir_header(0o755, (0, 0), 0),
+        let written = FileLayer {
+            items: &items,
+            owner,
+            view: &view_here,
+            dest_rel: &dest_rel,
+            scratch: &scratch,
+            line,
+        };
+        let outcome = self.write_file_layer(&written);
+        self.runtime.remove_tree(&scratch);
+        let entry = Entry {
+            layer: Some(outcome?),
+            created: crate::runtime::state::now(),
+        };
+        cache::record(self.store(), &key, &entry)?;
+        self.add_layer(cur, &entry, created_by);
+        Ok(false)
+    }
+
+    /// Writes COPY-style items as a layer tar, stores the blob and unpacks it.
+    fn write_file_layer(&self, layer: &FileLayer) -> Result<(Descriptor, Digest), BuildError> {
+        let line = layer.line;
+        let mut writer = LayerWriter::create(&layer.scratch.join("layer.tar.gz"))?;
+        let parent = |rel: &str| -> tar::Header {
+            use std::os::unix::fs::MetadataExt;
+            match layer.view.stat(rel) {
+                Some((_, m)) if m.is_dir() => {
+                    let ids = self.runtime.inside_ids(m.uid(), m.gid());
+                    copy::dir_header(m.mode() & 0o7777, ids, m.mtime())
                 }
-            };
-            copy::write_layer(&mut writer, &items, owner, &parent)
-                .map_err(|e| self.err(line, e.to_string()))?;
-            let blob = writer.finish()?;
-            let descriptor = commit::publish_blob(self.store(), &blob)?;
-            commit::publish_unpacked(self.store(), self.runtime, &blob.digest, &blob.diff_id)
-                .map_err(|e| self.err(line, format!("cannot unpack the layer: {e}")))?;
-            Ok((descriptor, blob.diff_id))
-        })();
+                _ if rel == layer.dest_rel => copy::dir_header(0o755, layer.owner, 0),
+                _ => copy::dir_header(0o755, (0, 0), 0),
+            }
+        };
+        copy::write_layer(&mut writer, layer.items, layer.owner, &parent)
+            .map_err(|e| self.err(line, e.to_string()))?;
+        let blob = writer.finish()?;
+        let descriptor = commit::publish_blob(self.store(), &blob)?;
+        commit::publish_unpacked(self.store(), self.runtime, &blob.digest, &blob.diff_id)
+            .map_err(|e| self.err(line, format!("cannot unpack the layer: {e}")))?;
+        Ok((descriptor, blob.diff_id))
+    }
+
+    /// WORKDIR creates a missing directory (owned by USER, as BuildKit does),
+    /// as a small layer.
+    fn workdir_instruction(
+        &self,
+        step: &Step,
+        dir: &str,
+        cur: &mut Current,
+    ) -> Result<bool, BuildError> {
+        let line = step.start_line;
+        let path = cur
+            .state
+            .workdir(dir, line)
+            .map_err(|e| self.err(line, e.to_string()))?;
+        let view = self.layer_view(&cur.diff_ids);
+        let rel = super::files::resolve_links(&view, &path);
+        let exists = rel.is_empty() || view.stat(&rel).is_some_and(|(_, m)| m.is_dir());
+        let created_by = format!("WORKDIR {path}");
+        if exists || cur.diff_ids.is_empty() {
+            self.empty_step(cur, created_by);
+            return Ok(false);
+        }
+        let owner = match cur.state.config.user.as_deref().filter(|u| !u.is_empty()) {
+            Some(user) => self.owner(user, &view, line).unwrap_or((0, 0)),
+            None => (0, 0),
+        };
+        let key = cache::next_key(&cur.key, &format!("{created_by} owner={owner:?}"));
+        cur.key = key.clone();
+        if let Some(entry) = self.cached(&key) {
+            self.add_layer(cur, &entry, created_by);
+            return Ok(true);
+        }
+        let items = [copy::Item {
+            target: rel.clone(),
+            source: copy::ItemSource::Dir,
+            mode: 0o755,
+            mtime: 0,
+        }];
+        let scratch = commit::scratch_dir(self.store())?;
+        let outcome = self.write_file_layer(&FileLayer {
+            items: &items,
+            owner,
+            view: &view,
+            dest_rel: &rel,
+            scratch: &scratch,
+            line,
+        });
         self.runtime.remove_tree(&scratch);
         let entry = Entry {
             layer: Some(outcome?),
@@ -819,6 +883,17 @@ fn url_file_name(url: &str) -> String {
     }
     .unwrap_or("download")
     .to_string()
+}
+
+/// A layer of files written by the builder itself (COPY, ADD, WORKDIR).
+struct FileLayer<'a> {
+    items: &'a [copy::Item],
+    owner: (u32, u32),
+    /// The stage's files so far (parent directories keep their metadata).
+    view: &'a LayerFiles,
+    dest_rel: &'a str,
+    scratch: &'a std::path::Path,
+    line: usize,
 }
 
 /// The parts of COPY and ADD the copy step needs.

@@ -109,6 +109,7 @@ fn build_runs_and_rebuilds_from_the_cache() {
     assert_eq!(
         cached_steps(&again),
         [
+            "WORKDIR /app",
             "COPY deps.txt .",
             "RUN cat deps.txt > /installed.txt && echo installed",
             "COPY . ."
@@ -128,6 +129,7 @@ fn build_runs_and_rebuilds_from_the_cache() {
     assert_eq!(
         cached_steps(&edited),
         [
+            "WORKDIR /app",
             "COPY deps.txt .",
             "RUN cat deps.txt > /installed.txt && echo installed"
         ],
@@ -554,9 +556,14 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
         .success()
         .stdout_exactly("/app:\n.dockerignore\nDockerfile\napp.py\npkg\nrequirements.txt\ntool.sh\n\n/app/pkg:\nmod.py\n");
     // /bin is a symlink to usr/bin in Debian: COPY follows it instead of hiding /usr/bin.
-    ctx.run_offline(&[&tag, "sh", "-c", "tool.sh; test -L /bin && /usr/bin/tool.sh"])
-        .success()
-        .stdout_exactly("tool-ok\ntool-ok\n");
+    ctx.run_offline(&[
+        &tag,
+        "sh",
+        "-c",
+        "tool.sh; test -L /bin && /usr/bin/tool.sh",
+    ])
+    .success()
+    .stdout_exactly("tool-ok\ntool-ok\n");
 
     ctx.write_file(
         "py/app.py",
@@ -565,9 +572,10 @@ fn python_app_builds_runs_and_rebuilds_only_the_source_copy() {
     let edited = build(&ctx, &["-t", &tag, "py"]);
     edited.success();
     let cached = cached_steps(&edited);
-    assert_eq!(cached.len(), 2, "{edited}");
-    assert_eq!(cached[0], "COPY requirements.txt .");
-    assert!(cached[1].starts_with("RUN python3"), "{edited}");
+    assert_eq!(cached.len(), 3, "{edited}");
+    assert_eq!(cached[0], "WORKDIR /app");
+    assert_eq!(cached[1], "COPY requirements.txt .");
+    assert!(cached[2].starts_with("RUN python3"), "{edited}");
     ctx.run_offline(&[&tag])
         .success()
         .stdout_exactly(&format!("edited hello-{unique}\n"));
@@ -634,4 +642,22 @@ fn run_steps_reach_the_network_through_slirp4netns() {
         .success()
         .stdout_contains("slirp-up")
         .stdout_contains("no-tap");
+}
+
+#[test]
+fn workdir_is_created_and_owned_by_the_user() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    ctx.write_file(
+        "w/Dockerfile",
+        "FROM busybox\nWORKDIR /srv\nUSER 1234:1234\nWORKDIR data/cache\nCMD [\"pwd\"]\n",
+    );
+    build(&ctx, &["-t", "wd", "w"]).success();
+    ctx.run_offline(&["wd"])
+        .success()
+        .stdout_exactly("/srv/data/cache\n");
+    ctx.run_offline(&["wd", "stat", "-c", "%u %a", "/srv", "/srv/data/cache"])
+        .success()
+        .stdout_exactly("0 755\n1234 755\n");
 }
