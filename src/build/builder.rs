@@ -542,11 +542,22 @@ impl Builder<'_> {
         })();
         self.runtime.discard(&finished.container_id);
         self.runtime.remove_tree(&scratch);
+        self.remember(&key, outcome?, cur, created_by)
+    }
+
+    /// Records a step that ran in the cache and adds its layer.
+    fn remember(
+        &self,
+        key: &Digest,
+        layer: Option<(Descriptor, Digest)>,
+        cur: &mut Current,
+        created_by: String,
+    ) -> Result<bool, BuildError> {
         let entry = Entry {
-            layer: outcome?,
+            layer,
             created: crate::runtime::state::now(),
         };
-        cache::record(self.store(), &key, &entry)?;
+        cache::record(self.store(), key, &entry)?;
         self.add_layer(cur, &entry, created_by);
         Ok(false)
     }
@@ -755,13 +766,7 @@ impl Builder<'_> {
         };
         let outcome = self.write_file_layer(&written);
         self.runtime.remove_tree(&scratch);
-        let entry = Entry {
-            layer: Some(outcome?),
-            created: crate::runtime::state::now(),
-        };
-        cache::record(self.store(), &key, &entry)?;
-        self.add_layer(cur, &entry, created_by);
-        Ok(false)
+        self.remember(&key, Some(outcome?), cur, created_by)
     }
 
     /// Writes COPY-style items as a layer tar, stores the blob and unpacks it.
@@ -835,13 +840,7 @@ impl Builder<'_> {
             line,
         });
         self.runtime.remove_tree(&scratch);
-        let entry = Entry {
-            layer: Some(outcome?),
-            created: crate::runtime::state::now(),
-        };
-        cache::record(self.store(), &key, &entry)?;
-        self.add_layer(cur, &entry, created_by);
-        Ok(false)
+        self.remember(&key, Some(outcome?), cur, created_by)
     }
 
     /// `--chown=user[:group]`, names looked up in the image's passwd/group.
