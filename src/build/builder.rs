@@ -361,14 +361,11 @@ impl Builder<'_> {
                 cur.state
                     .declare_args(step, decls, &self.request.build_args, &self.plan.meta_args)
                     .map_err(expand_err)?;
-                let text: Vec<String> = decls
-                    .iter()
-                    .map(|d| match cur.state.args.get(&d.key) {
-                        Some(v) => format!("{}={v}", d.key),
-                        None => d.key.clone(),
-                    })
-                    .collect();
-                cur.key = cache::next_key(&cur.key, &format!("ARG {}", text.join(" ")));
+                // Only the names: a value reaches the cache through the steps that
+                // use it (RUN's environment, expanded words), as in Docker, so a
+                // new value does not invalidate a COPY that ignores it.
+                let names: Vec<&str> = decls.iter().map(|d| d.key.as_str()).collect();
+                cur.key = cache::next_key(&cur.key, &format!("ARG {}", names.join(" ")));
                 Ok(false)
             }
             Instruction::Workdir(dir) => self.workdir_instruction(step, dir, cur),

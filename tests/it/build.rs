@@ -200,6 +200,9 @@ fn quiet_iidfile_labels_build_args_and_several_tags() {
     let other = build(&ctx, &["--build-arg", "WHO=other", "-t", "three", "ctx"]);
     other.success();
     assert!(cached_steps(&other).is_empty(), "{other}");
+    ctx.run_offline(&["three"])
+        .success()
+        .stdout_exactly("hi other\n");
     assert!(other.stderr.contains("[UNUSED]") || !other.stderr.contains("UNUSED"));
 }
 
