@@ -465,8 +465,18 @@ impl Builder<'_> {
             }
         };
         let mut binds = Vec::new();
+        // `sharing=locked` cache mounts: one RUN at a time uses the directory.
+        let mut _locks = Vec::new();
         for mount in &run.mounts {
-            binds.push(self.mount(index, line, mount)?);
+            let bind = self.mount(index, line, mount)?;
+            let opts = mount_options(mount);
+            if opts.get("type").map(String::as_str) == Some("cache")
+                && opts.get("sharing").map(String::as_str) == Some("locked")
+            {
+                let lock = PathBuf::from(format!("{}.lock", bind.source.display()));
+                _locks.push(crate::store::lock::Lock::exclusive(&lock)?);
+            }
+            binds.push(bind);
         }
         let created_by = format!("RUN {}", argv.join(" "));
         let key_text = format!(

@@ -423,7 +423,7 @@ fn run_mount_cache_persists_between_builds() {
     ctx.busybox();
     ctx.write_file(
         "c/Dockerfile",
-        "FROM busybox\nRUN --mount=type=cache,target=/root/.cache/pip echo run >> /root/.cache/pip/log && wc -l < /root/.cache/pip/log > /count\n",
+        "FROM busybox\nRUN --mount=type=cache,target=/root/.cache/pip,sharing=locked echo run >> /root/.cache/pip/log && wc -l < /root/.cache/pip/log > /count\n",
     );
     build(&ctx, &["-t", "c1", "c"]).success();
     build(&ctx, &["--no-cache", "-t", "c2", "c"]).success();
