@@ -664,3 +664,64 @@ fn workdir_is_created_and_owned_by_the_user() {
         .success()
         .stdout_exactly("0 755\n1234 755\n");
 }
+
+#[test]
+fn builds_without_subordinate_ids() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let Some(user) = crate::support::user::user_without_subids() else {
+        crate::support::capability::skip(
+            "second-user",
+            "creating a user without subordinate ids needs the tests to run as root",
+        );
+        return;
+    };
+    let tar = crate::support::images::busybox_tar().expect("building the busybox image");
+    let dir = tempfile::Builder::new()
+        .prefix("nosub-build-")
+        .tempdir()
+        .expect("creating a sandbox");
+    let own = |p: &std::path::Path| {
+        std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid)).expect("chown")
+    };
+    own(dir.path());
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).expect("mkdir ctx");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM bb\nCOPY a.txt /a.txt\nRUN rm /bin/vi && cat /a.txt > /b.txt\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(context.join("a.txt"), "fallback\n").expect("a.txt");
+    for p in [
+        &context,
+        &context.join("Dockerfile"),
+        &context.join("a.txt"),
+    ] {
+        own(p);
+    }
+    let root = dir.path().join("root");
+    let devbox = |args: &[&str]| {
+        crate::support::UserCommand::new(user, crate::support::binary())
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .current_dir(dir.path())
+            .run()
+    };
+    devbox(&["import", tar.to_str().unwrap(), "bb"]).success();
+    let out = devbox(&["build", "--network", "none", "-t", "nosub", "ctx"]);
+    out.success().stderr_contains("no subordinate ids");
+    devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "nosub",
+        "sh",
+        "-c",
+        "cat /b.txt; test -e /bin/vi || echo vi-gone",
+    ])
+    .success()
+    .stdout_is("fallback\nvi-gone");
+}
