@@ -1,4 +1,14 @@
 //! `devbox build`: Dockerfile parsing (pure), planning and execution.
 
+pub mod builder;
+pub mod cache;
+pub mod commit;
+pub mod copy;
 pub mod dockerfile;
+pub mod executor;
+pub mod files;
 pub mod ignore;
+pub mod layer_write;
+pub mod plan;
+pub mod snapshot;
+pub mod stage;

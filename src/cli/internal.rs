@@ -19,6 +19,17 @@ pub enum InternalCommand {
         tar: PathBuf,
         dest: PathBuf,
     },
+    /// Runs inside the user namespace only: writes an overlay upper dir as a layer tar
+    #[command(name = "__pack", hide = true)]
+    Pack {
+        #[arg(long)]
+        fd: i32,
+        upper: PathBuf,
+        out: PathBuf,
+        /// Mount stubs to leave out when empty (e.g. `etc/hosts`)
+        #[arg(long = "stub")]
+        stubs: Vec<String>,
+    },
     /// Runs inside the user namespace only: removes trees owned by mapped ids
     #[command(name = "__rmtree", hide = true)]
     Rmtree {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod internal;
@@ -72,6 +73,10 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Create an image from a container's changes
+    Commit(build::CommitArgs),
     /// Write a Dockerfile, .dockerignore and compose.yaml for the Python project in DIR
     Init(python::InitArgs),
     /// Manage images

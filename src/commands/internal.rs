@@ -15,6 +15,14 @@ pub fn run(role: InternalCommand) -> u8 {
                 .map_err(|e| e.to_string())
         }),
         InternalCommand::PortProxy => crate::net::portproxy::serve_role(),
+        InternalCommand::Pack {
+            fd,
+            upper,
+            out,
+            stubs,
+        } => helper(fd, "devbox:[pack]", || {
+            crate::build::layer_write::pack_role(&upper, &out, &stubs, in_user_namespace())
+        }),
         InternalCommand::ProbeOverlay { fd, dir } => helper(fd, "devbox:[probe]", || {
             crate::fs::overlay::probe_mount(&dir, in_user_namespace())
         }),

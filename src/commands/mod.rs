@@ -5,6 +5,8 @@ use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
 mod bootstrap;
+mod build;
+mod commit;
 mod doctor;
 mod history;
 mod image;
@@ -61,6 +63,8 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::History(args) => history::history(args, ctx),
         Command::Save(args) => save::save(args, ctx),
         Command::Load(args) => save::load(args, ctx),
+        Command::Build(args) => build::build(args, ctx),
+        Command::Commit(args) => commit::commit(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),

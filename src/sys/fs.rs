@@ -39,3 +39,28 @@ pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Reads an extended attribute of `path` itself (not following symlinks);
+/// `None` when it is not set (or xattrs are not supported there).
+pub fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SysError::new("lgetxattr", path.display(), nix::Error::EINVAL))?;
+    let n = CString::new(name).map_err(|_| SysError::new("lgetxattr", name, nix::Error::EINVAL))?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: both strings are NUL-terminated and live across the call; the
+    // buffer pointer and length describe a valid, writable slice.
+    let rc = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if rc < 0 {
+        let err = nix::Error::last();
+        return match err {
+            nix::Error::ENODATA | nix::Error::ENOTSUP => Ok(None),
+            _ => Err(SysError::new(
+                "lgetxattr",
+                format!("{} {name}", path.display()),
+                err,
+            )),
+        };
+    }
+    buf.truncate(rc as usize);
+    Ok(Some(buf))
+}
