@@ -64,6 +64,27 @@ pub enum Command {
     Rm(container::RmArgs),
     /// List containers
     Ps(container::PsArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// Stop one or more running containers
+    Stop(container::StopArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Send a signal to running containers
+    Kill(container::KillArgs),
+    /// Show a container's output
+    Logs(container::LogsArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(container::ContainersArgs),
+    /// Run a command in a running container
+    Exec(container::ExecArgs),
+    /// Show low-level information on containers
+    Inspect(container::InspectArgs),
+    /// Change a container's restart policy
+    Update(container::UpdateArgs),
+    /// Manage devbox itself: start containers at boot, the login service
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Import a root filesystem tarball as a one-layer image
     Import(image::ImportArgs),
     /// List images

@@ -5,18 +5,28 @@ use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
 mod doctor;
+mod each;
+mod exec;
 mod images;
 mod import;
+mod inspect;
 mod internal;
+mod kill;
+mod logs;
 mod ps;
 mod rm;
 mod run;
+mod start;
+mod stop;
+mod system;
+mod update;
+mod wait;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
 pub fn main(cli: Cli) -> std::process::ExitCode {
     // Child roles talk to their parent, not to the user.
     if let Command::Internal(role) = cli.command {
-        return std::process::ExitCode::from(internal::run(role));
+        return std::process::ExitCode::from(internal::run(role, &cli.global));
     }
     let ctx = Context::new(&cli.global);
     match dispatch(cli.command, &ctx) {
@@ -45,6 +55,16 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Run(args) => run::run(args, ctx),
         Command::Rm(args) => rm::rm(args, ctx),
         Command::Ps(args) => ps::ps(args, ctx),
+        Command::Start(args) => start::start(args, ctx),
+        Command::Stop(args) => stop::stop(args, ctx),
+        Command::Restart(args) => stop::restart(args, ctx),
+        Command::Kill(args) => kill::kill(args, ctx),
+        Command::Logs(args) => logs::logs(args, ctx),
+        Command::Wait(args) => wait::wait(args, ctx),
+        Command::Exec(args) => exec::exec(args, ctx),
+        Command::Inspect(args) => inspect::inspect(args, ctx),
+        Command::Update(args) => update::update(args, ctx),
+        Command::System(command) => system::system(command, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::cli::container::{NetworkMode, RunArgs};
 use crate::context::Context;
-use crate::runtime::{create, launch, remove, userns, RuntimeError};
+use crate::runtime::{create, launch, monitor, remove, userns, RuntimeError};
 use crate::spec::container::{parse_entrypoint, Network};
 use crate::spec::{env, mount, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
@@ -52,6 +52,15 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         tty: args.tty,
         interactive: args.interactive,
         auto_remove: args.rm,
+        restart: args.restart,
+        labels: args
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l.clone(), String::new()),
+            })
+            .collect(),
     })
 }
 
@@ -72,7 +81,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ctx.printer.warn(warning);
     }
     let (record, dirs) = create::create(&store, &image, &request)?;
-    let result = launch::run_foreground(&store, &mapping, &ctx.paths.host, &image, &record, &dirs);
+    let result = if args.detach {
+        monitor::start_detached(&ctx.paths, &record.id).map(|()| 0)
+    } else {
+        launch::run_foreground(launch::Target {
+            store: &store,
+            mapping: &mapping,
+            host: &ctx.paths.host,
+            image: &image,
+            record: &record,
+            dirs: &dirs,
+        })
+    };
+    if args.detach && result.is_ok() {
+        ctx.printer.data(&record.id);
+        return Ok(ExitStatus::Success);
+    }
     if args.rm {
         if let Err(cleanup) = remove::remove_container(&store, &mapping, &record.id, true) {
             // Report the cleanup error after the original one (STYLE rule 7).

@@ -28,6 +28,8 @@ pub struct Request {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    pub restart: crate::spec::restart::RestartPolicy,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Randomness for ids and names; a failure is an error, never zeros (which
@@ -104,6 +106,9 @@ pub fn create(
         image: request.image_name.clone(),
         image_id: image.id.clone(),
         spec,
+        restart: request.restart,
+        stop_signal: image.config.config.stop_signal.clone(),
+        labels: request.labels.clone(),
     };
     let dirs = match store.create_container(&record, &State::created()) {
         Err(crate::store::StoreError::NameInUse { .. }) if request.name.is_none() => {

@@ -17,7 +17,7 @@ use crate::spec::user;
 use crate::sys::{self, mount::Flags};
 
 /// A failure before exec: what kind (for the exit code) and why.
-type Failure = (ExecFailure, String);
+pub type Failure = (ExecFailure, String);
 
 fn setup(msg: impl std::fmt::Display) -> Failure {
     (ExecFailure::Setup, msg.to_string())
@@ -79,6 +79,10 @@ fn run(channel: &Channel) -> Result<Infallible, Failure> {
     let mut groups = vec![user.gid];
     groups.extend(&user.additional_gids);
     sys::ids::switch_user(user.uid, user.gid, &groups, spec.can_setgroups).map_err(setup)?;
+    // The command dies with its owner (the monitor, or `devbox run`): a
+    // container nobody watches would hold its state hostage. Set after the
+    // user switch, which clears it.
+    sys::process::set_parent_death_signal(sys::process::SIGKILL).map_err(setup)?;
     std::env::set_current_dir(&spec.run.workdir).map_err(|e| {
         setup(format!(
             "cannot enter working directory {}: {e}",
@@ -109,23 +113,7 @@ fn stdio(spec: &InitSpec, channel: &Channel) -> Result<(), Failure> {
 
 fn exec(argv: &[String], env: &Environment) -> Result<Infallible, Failure> {
     let program = &argv[0];
-    let path = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        let search = env
-            .get("PATH")
-            .unwrap_or(crate::spec::container::DEFAULT_PATH);
-        search
-            .split(':')
-            .map(|dir| Path::new(dir).join(program))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                (
-                    ExecFailure::NotFound,
-                    format!("exec: \"{program}\": executable file not found in $PATH"),
-                )
-            })?
-    };
+    let path = find_program(program, env)?;
     let cstring = |s: &[u8]| CString::new(s).map_err(|_| setup("argument contains a NUL byte"));
     let path_c = cstring(path.as_os_str().as_bytes())?;
     let argv_c = argv
@@ -151,6 +139,27 @@ fn exec(argv: &[String], env: &Environment) -> Result<Infallible, Failure> {
         other => other.desc().to_lowercase(),
     };
     Err((kind, format!("exec: \"{program}\": {reason}")))
+}
+
+/// Where the command is: a path as given, else the first match in the
+/// environment's PATH (inside the container's root).
+pub fn find_program(program: &str, env: &Environment) -> Result<PathBuf, Failure> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let search = env
+        .get("PATH")
+        .unwrap_or(crate::spec::container::DEFAULT_PATH);
+    search
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            (
+                ExecFailure::NotFound,
+                format!("exec: \"{program}\": executable file not found in $PATH"),
+            )
+        })
 }
 
 #[derive(Clone, Copy)]

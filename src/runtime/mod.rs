@@ -3,10 +3,15 @@
 //! filesystem view and execs the command.
 
 pub mod create;
+pub mod exec;
 pub mod idmap;
 pub mod init;
+pub mod inspect;
 pub mod ipc;
 pub mod launch;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
 pub mod plan;
 pub mod remove;
 pub mod state;
@@ -40,6 +45,8 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
     #[error("container {id} is running")]
     Running { id: String },
+    #[error("container {id} is not running")]
+    NotRunning { id: String },
 }
 
 impl Hint for RuntimeError {

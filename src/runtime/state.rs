@@ -46,6 +46,12 @@ pub struct State {
     pub finished_at: Option<String>,
     /// Why the last start failed, for `inspect`.
     pub error: Option<String>,
+    /// How often the monitor restarted the command (`RestartCount`).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The boot the state was written in: after a reboot nothing runs.
+    #[serde(default)]
+    pub boot_id: Option<String>,
 }
 
 impl State {
@@ -57,6 +63,8 @@ impl State {
             started_at: None,
             finished_at: None,
             error: None,
+            restart_count: 0,
+            boot_id: None,
         }
     }
 
@@ -67,6 +75,7 @@ impl State {
         self.started_at = Some(now);
         self.finished_at = None;
         self.error = None;
+        self.boot_id = boot_id();
     }
 
     pub fn exited(&mut self, code: Option<i32>, now: String) {
@@ -82,6 +91,13 @@ impl State {
         self.pid = None;
         self.exit_code = None;
     }
+}
+
+/// This boot of the machine (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Now, as RFC 3339 with nanoseconds (Docker's format).

@@ -4,6 +4,8 @@
 
 pub mod container;
 pub mod env;
+pub mod filter;
 pub mod ids;
 pub mod mount;
+pub mod restart;
 pub mod user;

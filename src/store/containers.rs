@@ -20,6 +20,15 @@ pub struct ContainerRecord {
     pub image: String,
     pub image_id: crate::image::Digest,
     pub spec: crate::runtime::plan::RunSpec,
+    /// `--restart`; changed later only by `update --restart`.
+    #[serde(default)]
+    pub restart: crate::spec::restart::RestartPolicy,
+    /// The image's STOPSIGNAL, sent by `stop` (SIGTERM when absent).
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--label K=V`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The directories and files of one container.
@@ -50,6 +59,15 @@ impl ContainerDirs {
     }
     pub fn etc(&self) -> PathBuf {
         self.dir.join("etc")
+    }
+    /// The output of a detached container (podman's k8s-file format).
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("container.log")
+    }
+    /// Present when the user stopped the container (`stop`, `kill`,
+    /// `rm -f`): the restart policy must not start it again.
+    pub fn stop_requested(&self) -> PathBuf {
+        self.dir.join("stop-requested")
     }
 }
 
@@ -126,16 +144,46 @@ impl Store {
                 path: dirs.state(),
                 reason: e.to_string(),
             })?;
-        // Liveness is the owner's lock, not "the pid exists" (DESIGN.md).
-        if state.status.is_live() && !Lock::is_held(&dirs.lock()) {
+        // Liveness is the owner's lock, not "the pid exists" (DESIGN.md);
+        // after a reboot nothing runs, whatever the state says.
+        let rebooted = state.boot_id.is_some() && state.boot_id != crate::runtime::state::boot_id();
+        if state.status.is_live() && (rebooted || !Lock::is_held(&dirs.lock())) {
             state.mark_lost();
         }
         Ok((record, state))
     }
 
+    /// Rewrites a container's record (`update`, `rename`) under the store
+    /// lock.
+    pub fn save_record(&self, record: &ContainerRecord) -> Result<()> {
+        let _lock = Lock::exclusive(&self.lock_path())?;
+        atomic::write_json(
+            &self.container_dirs(&record.id).config(),
+            record,
+            Durability::Crash,
+        )?;
+        Ok(())
+    }
+
     pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
         atomic::write_json(&self.container_dirs(id).state(), state, Durability::Crash)?;
         Ok(())
+    }
+
+    /// The bytes in a container's writable layer (`ps -s`).
+    pub fn container_size(&self, id: &str) -> u64 {
+        fn walk(path: &std::path::Path) -> u64 {
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
+                return 0;
+            };
+            if !meta.is_dir() {
+                return meta.len();
+            }
+            std::fs::read_dir(path)
+                .map(|entries| entries.flatten().map(|e| walk(&e.path())).sum())
+                .unwrap_or(0)
+        }
+        walk(&self.container_dirs(id).upper())
     }
 
     /// Every container id, oldest first.

@@ -123,3 +123,128 @@ pub fn reset_signal_dispositions() {
     // SAFETY: installing SIG_DFL runs no code of ours in signal context.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// Asks the kernel to send `signal` to this process when its parent thread
+/// ends (a container whose monitor is killed must not outlive it). Cleared
+/// by credential changes, so init sets it after switching user.
+pub fn set_parent_death_signal(signal: i32) -> Result<()> {
+    let sig = Signal::try_from(signal).map_err(|e| SysError::new("prctl", "PDEATHSIG", e))?;
+    nix::sys::prctl::set_pdeathsig(sig).map_err(|e| SysError::new("prctl", "PDEATHSIG", e))
+}
+
+/// A signal by name (`TERM`, `SIGTERM`, `sigkill`) or number (`15`).
+pub fn signal_number(name: &str) -> Option<i32> {
+    if let Ok(n) = name.parse::<i32>() {
+        return Signal::try_from(n).ok().map(|s| s as i32);
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<Signal>().ok().map(|s| s as i32)
+}
+
+/// A process to start inside a container joined with `ns::join`: the user,
+/// directory and terminal it gets are set in the child between fork and
+/// exec.
+pub struct CommandSpec {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub cwd: CString,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub set_groups: bool,
+    /// A terminal to make the controlling tty and stdio of a new session.
+    pub terminal: Option<std::os::fd::RawFd>,
+    /// Replaces stdin (without a terminal): `/dev/null` unless `-i`.
+    pub stdin: Option<std::os::fd::RawFd>,
+}
+
+/// Exit codes of a child that failed before exec (Docker's).
+pub const EXIT_SETUP_FAILED: i32 = 125;
+pub const EXIT_CANNOT_EXEC: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Starts `spec` as a child (fork semantics; it lands in the PID namespace
+/// joined last). Failures before exec become its exit code: 125 setup,
+/// 126 cannot execute (or no such working directory), 127 not found.
+pub fn spawn_command(spec: &CommandSpec) -> Result<Pid> {
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let argv = ptrs(&spec.argv);
+    let envp = ptrs(&spec.envp);
+    let groups: Vec<libc::gid_t> = spec.groups.clone();
+    let mut stack = vec![0u8; 64 * 1024];
+    let callback = Box::new(|| -> isize {
+        // SAFETY: the child runs on its own stack with a copy-on-write copy
+        // of our memory; it calls only async-signal-safe functions on
+        // pointers prepared before the clone, and ends in execve or _exit.
+        unsafe {
+            if let Some(tty) = spec.terminal {
+                if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
+                    libc::_exit(EXIT_SETUP_FAILED);
+                }
+                for target in 0..3 {
+                    if libc::dup2(tty, target) < 0 {
+                        libc::_exit(EXIT_SETUP_FAILED);
+                    }
+                }
+            }
+            if let Some(fd) = spec.stdin {
+                if libc::dup2(fd, 0) < 0 {
+                    libc::_exit(EXIT_SETUP_FAILED);
+                }
+            }
+            if spec.set_groups && libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                libc::_exit(EXIT_SETUP_FAILED);
+            }
+            if libc::setresgid(spec.gid, spec.gid, spec.gid) < 0
+                || libc::setresuid(spec.uid, spec.uid, spec.uid) < 0
+            {
+                libc::_exit(EXIT_SETUP_FAILED);
+            }
+            if libc::chdir(spec.cwd.as_ptr()) < 0 {
+                libc::_exit(EXIT_CANNOT_EXEC);
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            let code = if *libc::__errno_location() == libc::ENOENT {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_CANNOT_EXEC
+            };
+            libc::_exit(code)
+        }
+    });
+    // SAFETY: the stack outlives the call and the child gets a copy of it
+    // (no CLONE_VM); the callback is async-signal-safe as described above.
+    let pid = unsafe {
+        nix::sched::clone(
+            callback,
+            &mut stack,
+            nix::sched::CloneFlags::empty(),
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|e| SysError::new("clone", spec.path.to_string_lossy(), e))?;
+    Ok(pid)
+}
+
+/// Whether `pid` has ended (reaps it if so), without blocking.
+pub fn try_wait_exit(pid: Pid) -> Result<Option<Exit>> {
+    use nix::sys::wait::WaitPidFlag;
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Ok(Some(Exit::Code(code))),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(Exit::Signal(sig as i32))),
+        Ok(_) => Ok(None),
+        Err(e) => Err(SysError::new("waitpid", pid, e)),
+    }
+}

@@ -1,0 +1,259 @@
+//! Detached containers without a daemon: `devbox run -d` and `start`
+//! re-exec devbox as `devbox __monitor ID`, one small process per container
+//! (`devbox:[monitor]`). It holds the container's lock (liveness), starts
+//! the container as `run` does, writes its output to the log, records the
+//! exit and applies the restart policy.
+//!
+//! The parent waits on a channel for `Started` or the start error, so a
+//! detached start fails with the same message and exit code as a
+//! foreground one.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::ipc::{Channel, ExecFailure, ToParent};
+use super::logs::LogWriter;
+use super::state;
+use super::{launch, remove, userns, Result, RuntimeError};
+use crate::paths::Paths;
+use crate::spec::restart;
+use crate::store::containers::ContainerDirs;
+use crate::store::Store;
+use crate::sys;
+
+/// Starts the monitor of container `id` and returns once its command runs
+/// (or with the reason it could not start).
+pub fn start_detached(paths: &Paths, id: &str) -> Result<()> {
+    let (ours, theirs) = sys::ipc::seqpacket_pair()?;
+    sys::ipc::set_inheritable(&theirs)?;
+    let args: Vec<OsString> = vec![
+        "--root".into(),
+        paths.root.clone().into(),
+        "--runroot".into(),
+        paths.run_root.clone().into(),
+        "__monitor".into(),
+        "--fd".into(),
+        theirs.as_raw_fd().to_string().into(),
+        id.into(),
+    ];
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    drop(theirs);
+    let channel = Channel { sock: ours };
+    let reply = channel.recv::<ToParent>("monitor");
+    match reply {
+        Ok(Some((ToParent::Started, _))) => Ok(()),
+        Ok(Some((ToParent::Failed { kind, message }, _))) => {
+            let _ = child.wait();
+            Err(kind.into_error(message))
+        }
+        other => {
+            let status = child.wait().ok();
+            Err(RuntimeError::Setup(format!(
+                "the container's monitor ended before the container started ({})",
+                match (other, status) {
+                    (Err(e), _) => e.to_string(),
+                    (_, Some(s)) => s.to_string(),
+                    _ => "no report".into(),
+                }
+            )))
+        }
+    }
+}
+
+/// Entry point of `devbox __monitor --fd N ID`.
+pub fn main(paths: &Paths, id: &str, fd: i32) -> u8 {
+    sys::process::set_name("devbox:[monitor]");
+    // Our own session: the terminal closing does not reach us.
+    let _ = sys::process::setsid();
+    let Ok(sock) = sys::ipc::inherited_fd(fd) else {
+        return 125;
+    };
+    let mut report = Some(Channel { sock });
+    match run(paths, id, &mut report) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(channel) = report {
+                let _ = channel.send(
+                    &ToParent::Failed {
+                        kind: ExecFailure::of(&e),
+                        message: e.to_string(),
+                    },
+                    &[],
+                );
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
+    let store = Store::open(&paths.root)?;
+    let (record, mut state) = store.load_container(id)?;
+    let dirs = store.container_dirs(id);
+    let owner = launch::take_ownership(&record, &dirs)?;
+    let image = store.resolve_image(&record.image_id.to_string())?;
+    let (mapping, _) = userns::detect_mapping(&paths.host)?;
+    let mut log = LogWriter::open(&dirs.log())?;
+    // A start by the user begins a new count (Docker).
+    state.restart_count = 0;
+    let mut delay = Duration::ZERO;
+    loop {
+        let began = Instant::now();
+        let target = launch::Target {
+            store: &store,
+            mapping: &mapping,
+            host: &paths.host,
+            image: &image,
+            record: &record,
+            dirs: &dirs,
+        };
+        let code = match run_once(target, &mut log) {
+            Ok((pid, running)) => {
+                state.running(pid, state::now());
+                store.save_state(id, &state)?;
+                if let Some(channel) = report.take() {
+                    let _ = channel.send(&ToParent::Started, &[]);
+                }
+                let exit = running()?;
+                exit.as_code()
+            }
+            Err(e) if report.is_some() => {
+                state.error = Some(e.to_string());
+                state.exited(None, state::now());
+                store.save_state(id, &state)?;
+                return Err(e);
+            }
+            Err(e) => {
+                // A restart that fails to start ends the policy.
+                state.error = Some(e.to_string());
+                state.exited(Some(i32::from(e.exit_code())), state::now());
+                store.save_state(id, &state)?;
+                break;
+            }
+        };
+        state.exited(Some(code), state::now());
+        store.save_state(id, &state)?;
+        // `update --restart` may have changed the policy meanwhile.
+        let policy = store
+            .load_container(id)
+            .map(|(r, _)| r.restart)
+            .unwrap_or(record.restart);
+        let stopped = dirs.stop_requested().exists();
+        if !policy.should_restart(code, state.restart_count, stopped) {
+            break;
+        }
+        delay = restart::backoff(delay, began.elapsed());
+        if !sleep_unless_stopped(delay, &dirs) {
+            break;
+        }
+        state.restart_count += 1;
+    }
+    drop(owner);
+    if record.spec.auto_remove {
+        remove::remove_container(&store, &mapping, id, true)?;
+    }
+    Ok(())
+}
+
+/// A started container and the rest of its run: pumping its output to the
+/// log until it ends.
+type Running<'a> = Box<dyn FnOnce() -> Result<sys::process::Exit> + 'a>;
+
+/// Starts the command once with its output going to pipes we read.
+fn run_once<'a>(target: launch::Target, log: &'a mut LogWriter) -> Result<(i32, Running<'a>)> {
+    let prepared = launch::prepare(target)?;
+    let (out_r, out_w) = sys::ipc::pipe()?;
+    let (err_r, err_w) = sys::ipc::pipe()?;
+    let null: OwnedFd = fs_err::File::open("/dev/null")?.into();
+    let started = launch::start(target.mapping, prepared, Some([&null, &out_w, &err_w]))?;
+    drop((out_w, err_w, null));
+    let pid = started.pid.as_raw();
+    let running: Running<'a> = Box::new(move || {
+        let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
+        if let Some(pty) = started.pty.as_ref().and_then(|p| p.try_clone().ok()) {
+            sources.push((pty, Stream::Stdout));
+        }
+        pump(sources, log)?;
+        let exit = sys::process::wait_exit(started.pid)?;
+        drop(started);
+        Ok(exit)
+    });
+    Ok((pid, running))
+}
+
+pub use super::logs::Stream;
+
+/// Copies the container's output into the log until every source closes
+/// (the container's PID 1 ended, taking its namespace with it).
+fn pump(mut sources: Vec<(OwnedFd, Stream)>, log: &mut LogWriter) -> Result<()> {
+    let mut buf = [0u8; 8192];
+    while !sources.is_empty() {
+        let fds: Vec<_> = sources
+            .iter()
+            .map(|(fd, _)| std::os::fd::AsFd::as_fd(fd))
+            .collect();
+        let ready = sys::ipc::poll_readable(&fds, -1)?;
+        let mut closed = Vec::new();
+        for (i, is_ready) in ready.into_iter().enumerate() {
+            if !is_ready {
+                continue;
+            }
+            let (fd, stream) = &sources[i];
+            // EIO from a pty master once the last terminal user is gone.
+            match read_fd(fd, &mut buf) {
+                Ok(0) | Err(_) => closed.push(i),
+                Ok(n) => log.write(*stream, &buf[..n])?,
+            }
+        }
+        for i in closed.into_iter().rev() {
+            let (_, stream) = sources.remove(i);
+            log.finish(stream)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut file = std::fs::File::from(fd.try_clone()?);
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Sleeps the restart back-off; false if the user stopped the container
+/// meanwhile.
+fn sleep_unless_stopped(delay: Duration, dirs: &ContainerDirs) -> bool {
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if dirs.stop_requested().exists() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+    }
+    !dirs.stop_requested().exists()
+}
+
+/// Whether `path`'s owner lock is free within `timeout`.
+pub fn wait_released(lock: &Path, timeout: Option<Duration>) -> bool {
+    let start = Instant::now();
+    loop {
+        if !crate::store::lock::Lock::is_held(lock) {
+            return true;
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
