@@ -122,6 +122,8 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
                 if let Some(channel) = report.take() {
                     let _ = channel.send(&ToParent::Started, &[]);
                 }
+                // From here on only the pump loop runs, maybe for days.
+                sys::process::trim_memory();
                 let exit = running()?;
                 exit.as_code()
             }
@@ -191,6 +193,9 @@ fn run_once<'a>(target: launch::Target, log: &'a mut LogWriter) -> Result<(i32, 
 
 pub use super::logs::Stream;
 
+/// How long the container may be silent before the monitor trims its memory.
+const IDLE_MS: i32 = 10_000;
+
 /// Copies the container's output into the log until every source closes
 /// (the container's PID 1 ended, taking its namespace with it).
 fn pump(mut sources: Vec<(OwnedFd, Stream)>, log: &mut LogWriter) -> Result<()> {
@@ -200,7 +205,12 @@ fn pump(mut sources: Vec<(OwnedFd, Stream)>, log: &mut LogWriter) -> Result<()> 
             .iter()
             .map(|(fd, _)| std::os::fd::AsFd::as_fd(fd))
             .collect();
-        let ready = sys::ipc::poll_readable(&fds, -1)?;
+        let ready = sys::ipc::poll_readable(&fds, IDLE_MS)?;
+        if !ready.contains(&true) {
+            // Quiet for a while: give back what the last burst touched.
+            sys::process::trim_memory();
+            continue;
+        }
         let mut closed = Vec::new();
         for (i, is_ready) in ready.into_iter().enumerate() {
             if !is_ready {

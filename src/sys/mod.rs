@@ -6,6 +6,9 @@
 //!   `dup2`s the given stdio, reads one byte from an inherited fd and calls
 //!   `execve` with arguments prepared before the clone (no allocation, no
 //!   locks in the child).
+//! - `process::trim_memory` (monitor): `malloc_trim`, and `madvise(DONTNEED)`
+//!   on whole read-only file mappings without anonymous pages (never
+//!   writable or relocated RELRO ones).
 //! - `process::spawn_command` (`exec`): the same kind of clone; the child
 //!   makes a session and controlling tty, `dup2`s, sets groups, gid, uid
 //!   and directory, then `execve`s, all with data prepared before.
