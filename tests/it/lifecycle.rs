@@ -563,3 +563,26 @@ fn service_install_writes_a_user_unit_running_system_boot() {
     );
     assert!(unit.contains("WantedBy=default.target"), "{unit}");
 }
+
+#[test]
+fn the_book_example_runs() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, _) = busybox(&ctx);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/book/src/examples/containers.sh"
+    );
+    let bin_dir = crate::support::binary().parent().unwrap().to_path_buf();
+    let out = ctx
+        .command("/bin/sh")
+        .arg(script)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("DEVBOX_ROOT", &ctx.root)
+        .timeout(Duration::from_secs(120))
+        .run();
+    out.success()
+        .stdout_contains("web: Up")
+        .stdout_contains("hi from /tmp")
+        .stdout_contains("2 restarts");
+}
