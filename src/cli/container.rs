@@ -17,6 +17,9 @@ pub struct RunArgs {
     /// Restart policy: no, always, unless-stopped, on-failure[:N]
     #[arg(long, default_value = "no", value_name = "POLICY")]
     pub restart: crate::spec::restart::RestartPolicy,
+    /// Run a small init as PID 1 that reaps zombies and passes signals on
+    #[arg(long)]
+    pub init: bool,
     /// Set a label on the container
     #[arg(short, long = "label", value_name = "K=V")]
     pub label: Vec<String>,

@@ -53,6 +53,7 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         interactive: args.interactive,
         auto_remove: args.rm,
         restart: args.restart,
+        init: args.init,
         labels: args
             .label
             .iter()

@@ -29,6 +29,7 @@ pub struct Request {
     pub interactive: bool,
     pub auto_remove: bool,
     pub restart: crate::spec::restart::RestartPolicy,
+    pub init: bool,
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
@@ -81,6 +82,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         interactive: request.interactive,
         binds: request.binds.clone(),
         auto_remove: request.auto_remove,
+        init: request.init,
     })
 }
 

@@ -238,6 +238,19 @@ pub fn spawn_command(spec: &CommandSpec) -> Result<Pid> {
     Ok(pid)
 }
 
+/// Reaps any ended child without blocking: its pid and how it ended.
+pub fn reap_any() -> Option<(Pid, Exit)> {
+    use nix::sys::wait::WaitPidFlag;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => return Some((pid, Exit::Code(code))),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => return Some((pid, Exit::Signal(sig as i32))),
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
 /// Whether `pid` has ended (reaps it if so), without blocking.
 pub fn try_wait_exit(pid: Pid) -> Result<Option<Exit>> {
     use nix::sys::wait::WaitPidFlag;

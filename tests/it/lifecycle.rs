@@ -586,3 +586,26 @@ fn the_book_example_runs() {
         .stdout_contains("hi from /tmp")
         .stdout_contains("2 restarts");
 }
+
+#[test]
+fn init_reaps_orphans_and_passes_signals_on() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    // An orphan whose parent exits is reparented to PID 1, which must reap it.
+    let out = ctx.run_offline(&[
+        "--init",
+        img,
+        "sh",
+        "-c",
+        "(sleep 0.1 &); sleep 0.6; ps -o pid,stat,comm",
+    ]);
+    out.success().stdout_contains("devbox:[reaper]");
+    assert!(!out.stdout.contains(" Z "), "a zombie was left\n{out}");
+    // SIGTERM from `stop` reaches the command (not PID 1 any more), promptly.
+    let id = run_detached(&ctx, &["--init", img, "sleep", "1000"]);
+    let (out, took) = timed(|| ctx.devbox(&["stop", &id]));
+    out.success();
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "143");
+}
