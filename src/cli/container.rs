@@ -20,6 +20,24 @@ pub struct RunArgs {
     /// Run a small init as PID 1 that reaps zombies and passes signals on
     #[arg(long)]
     pub init: bool,
+    /// Command to run to check health (run by the monitor, inside the container)
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. `30s`, `500ms`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_interval: Option<std::time::Duration>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Time to initialize before failures count
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_start_period: Option<std::time::Duration>,
+    /// Maximum time one check may take
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_timeout: Option<std::time::Duration>,
+    /// Disable the image's HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Set a label on the container
     #[arg(short, long = "label", value_name = "K=V")]
     pub label: Vec<String>,

@@ -59,7 +59,7 @@ pub enum StorageDriver {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
-    Run(container::RunArgs),
+    Run(Box<container::RunArgs>),
     /// Remove one or more containers
     Rm(container::RmArgs),
     /// List containers

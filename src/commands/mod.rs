@@ -52,7 +52,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         );
     }
     match command {
-        Command::Run(args) => run::run(args, ctx),
+        Command::Run(args) => run::run(*args, ctx),
         Command::Rm(args) => rm::rm(args, ctx),
         Command::Ps(args) => ps::ps(args, ctx),
         Command::Start(args) => start::start(args, ctx),

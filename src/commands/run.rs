@@ -54,6 +54,14 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         auto_remove: args.rm,
         restart: args.restart,
         init: args.init,
+        health: crate::spec::health::HealthOverrides {
+            cmd: args.health_cmd.clone(),
+            interval: args.health_interval,
+            timeout: args.health_timeout,
+            start_period: args.health_start_period,
+            retries: args.health_retries,
+            disabled: args.no_healthcheck,
+        },
         labels: args
             .label
             .iter()

@@ -30,6 +30,7 @@ pub struct Request {
     pub auto_remove: bool,
     pub restart: crate::spec::restart::RestartPolicy,
     pub init: bool,
+    pub health: crate::spec::health::HealthOverrides,
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
@@ -86,6 +87,19 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
     })
 }
 
+fn healthcheck(
+    image: &Image,
+    flags: &crate::spec::health::HealthOverrides,
+) -> Option<crate::spec::health::HealthConfig> {
+    let check = image.config.config.healthcheck.clone().unwrap_or_default();
+    crate::spec::health::resolve(
+        check.test.as_deref(),
+        [check.interval, check.timeout, check.start_period],
+        check.retries,
+        flags,
+    )
+}
+
 /// Creates the container in the store.
 pub fn create(
     store: &Store,
@@ -111,6 +125,7 @@ pub fn create(
         restart: request.restart,
         stop_signal: image.config.config.stop_signal.clone(),
         labels: request.labels.clone(),
+        healthcheck: healthcheck(image, &request.health),
     };
     let dirs = match store.create_container(&record, &State::created()) {
         Err(crate::store::StoreError::NameInUse { .. }) if request.name.is_none() => {

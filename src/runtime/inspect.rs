@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::state::{State, Status};
 use crate::spec::container::Network;
+use crate::spec::health::HealthStatus;
 use crate::store::containers::{ContainerDirs, ContainerRecord};
 
 /// The exit code shown when the owner died before recording one (a killed
@@ -29,7 +30,7 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
         (None, false) => String::new(),
     };
     let network = network_name(spec.network);
-    json!({
+    let mut doc = json!({
         "Id": record.id,
         "Created": record.created,
         "Path": spec.argv.first(),
@@ -89,7 +90,29 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
             "IPAddress": "",
             "Networks": { network: {} },
         },
-    })
+    });
+    if let Some(health) = &state.health {
+        doc["State"]["Health"] = json!({
+            "Status": health.status.as_str(),
+            "FailingStreak": health.failing_streak,
+            "Log": health.log.iter().map(|r| json!({
+                "Start": r.start,
+                "End": r.end,
+                "ExitCode": r.exit_code,
+                "Output": r.output,
+            })).collect::<Vec<_>>(),
+        });
+    }
+    if let Some(check) = &record.healthcheck {
+        doc["Config"]["Healthcheck"] = json!({
+            "Test": check.test,
+            "Interval": check.interval.as_nanos() as u64,
+            "Timeout": check.timeout.as_nanos() as u64,
+            "StartPeriod": check.start_period.as_nanos() as u64,
+            "Retries": check.retries,
+        });
+    }
+    doc
 }
 
 fn user_text(user: &crate::spec::user::UserSpec) -> String {
@@ -129,7 +152,14 @@ pub fn status_text(state: &State, now: SystemTime) -> String {
             .unwrap_or_default()
     };
     match (state.status, state.exit_code) {
-        (Status::Running, _) => format!("Up {}", human_duration(since(&state.started_at))),
+        (Status::Running, _) => {
+            let up = format!("Up {}", human_duration(since(&state.started_at)));
+            match state.health.as_ref().map(|h| h.status) {
+                Some(HealthStatus::Starting) => format!("{up} (health: starting)"),
+                Some(other) => format!("{up} ({})", other.as_str()),
+                None => up,
+            }
+        }
         (Status::Exited, None) => "Exited (unknown)".into(),
         (Status::Exited, Some(code)) => format!(
             "Exited ({code}) {} ago",

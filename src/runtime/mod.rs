@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod idmap;
 pub mod init;
 pub mod inspect;

@@ -115,17 +115,26 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
             record: &record,
             dirs: &dirs,
         };
-        let code = match run_once(target, &mut log) {
-            Ok((pid, running)) => {
-                state.running(pid, state::now());
+        let code = match run_once(target) {
+            Ok(running) => {
+                state.running(running.started.pid.as_raw(), state::now());
+                state.health = record
+                    .healthcheck
+                    .as_ref()
+                    .map(|_| crate::spec::health::Health::starting());
                 store.save_state(id, &state)?;
                 if let Some(channel) = report.take() {
                     let _ = channel.send(&ToParent::Started, &[]);
                 }
                 // From here on only the pump loop runs, maybe for days.
                 sys::process::trim_memory();
-                let exit = running()?;
-                exit.as_code()
+                let mut watch = record.healthcheck.as_ref().map(|config| HealthWatch {
+                    probe: super::health::Probe::new(config, paths, id),
+                    store: &store,
+                    id,
+                    state: &mut state,
+                });
+                running.finish(&mut log, watch.as_mut())?.as_code()
             }
             Err(e) if report.is_some() => {
                 state.error = Some(e.to_string());
@@ -165,30 +174,65 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
     Ok(())
 }
 
-/// A started container and the rest of its run: pumping its output to the
-/// log until it ends.
-type Running<'a> = Box<dyn FnOnce() -> Result<sys::process::Exit> + 'a>;
+/// A started container whose output the monitor still has to pump.
+struct Running {
+    started: launch::Started,
+    sources: Vec<(OwnedFd, Stream)>,
+}
+
+impl Running {
+    /// Pumps the output to the log (running the healthcheck when due) until
+    /// the container ends; returns how it ended.
+    fn finish(
+        self,
+        log: &mut LogWriter,
+        watch: Option<&mut HealthWatch>,
+    ) -> Result<sys::process::Exit> {
+        pump(self.sources, log, watch)?;
+        let exit = sys::process::wait_exit(self.started.pid)?;
+        drop(self.started);
+        Ok(exit)
+    }
+}
 
 /// Starts the command once with its output going to pipes we read.
-fn run_once<'a>(target: launch::Target, log: &'a mut LogWriter) -> Result<(i32, Running<'a>)> {
+fn run_once(target: launch::Target) -> Result<Running> {
     let prepared = launch::prepare(target)?;
     let (out_r, out_w) = sys::ipc::pipe()?;
     let (err_r, err_w) = sys::ipc::pipe()?;
     let null: OwnedFd = fs_err::File::open("/dev/null")?.into();
     let started = launch::start(target.mapping, prepared, Some([&null, &out_w, &err_w]))?;
     drop((out_w, err_w, null));
-    let pid = started.pid.as_raw();
-    let running: Running<'a> = Box::new(move || {
-        let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
-        if let Some(pty) = started.pty.as_ref().and_then(|p| p.try_clone().ok()) {
-            sources.push((pty, Stream::Stdout));
+    let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
+    if let Some(pty) = started.pty.as_ref().and_then(|p| p.try_clone().ok()) {
+        sources.push((pty, Stream::Stdout));
+    }
+    Ok(Running { started, sources })
+}
+
+/// The healthcheck of a running container and where its results go.
+struct HealthWatch<'a> {
+    probe: super::health::Probe<'a>,
+    store: &'a Store,
+    id: &'a str,
+    state: &'a mut state::State,
+}
+
+impl HealthWatch<'_> {
+    /// Runs the check if it is due and records the result in state.json.
+    fn check_if_due(&mut self) -> Result<()> {
+        if !self.probe.due_in().is_zero() {
+            return Ok(());
         }
-        pump(sources, log)?;
-        let exit = sys::process::wait_exit(started.pid)?;
-        drop(started);
-        Ok(exit)
-    });
-    Ok((pid, running))
+        let (result, in_start_period) = self.probe.run();
+        let retries = self.probe.config.retries;
+        self.state
+            .health
+            .get_or_insert_with(crate::spec::health::Health::starting)
+            .record(result, in_start_period, retries);
+        self.store.save_state(self.id, self.state)?;
+        Ok(())
+    }
 }
 
 pub use super::logs::Stream;
@@ -198,14 +242,27 @@ const IDLE_MS: i32 = 10_000;
 
 /// Copies the container's output into the log until every source closes
 /// (the container's PID 1 ended, taking its namespace with it).
-fn pump(mut sources: Vec<(OwnedFd, Stream)>, log: &mut LogWriter) -> Result<()> {
+fn pump(
+    mut sources: Vec<(OwnedFd, Stream)>,
+    log: &mut LogWriter,
+    mut watch: Option<&mut HealthWatch>,
+) -> Result<()> {
     let mut buf = [0u8; 8192];
     while !sources.is_empty() {
         let fds: Vec<_> = sources
             .iter()
             .map(|(fd, _)| std::os::fd::AsFd::as_fd(fd))
             .collect();
-        let ready = sys::ipc::poll_readable(&fds, IDLE_MS)?;
+        let timeout = match &watch {
+            Some(w) => {
+                i32::try_from(w.probe.due_in().as_millis()).map_or(IDLE_MS, |ms| ms.min(IDLE_MS))
+            }
+            None => IDLE_MS,
+        };
+        let ready = sys::ipc::poll_readable(&fds, timeout)?;
+        if let Some(w) = watch.as_deref_mut() {
+            w.check_if_due()?;
+        }
         if !ready.contains(&true) {
             // Quiet for a while: give back what the last burst touched.
             sys::process::trim_memory();

@@ -52,6 +52,9 @@ pub struct State {
     /// The boot the state was written in: after a reboot nothing runs.
     #[serde(default)]
     pub boot_id: Option<String>,
+    /// `State.Health` while a healthcheck runs.
+    #[serde(default)]
+    pub health: Option<crate::spec::health::Health>,
 }
 
 impl State {
@@ -65,6 +68,7 @@ impl State {
             error: None,
             restart_count: 0,
             boot_id: None,
+            health: None,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod env;
 pub mod filter;
+pub mod health;
 pub mod ids;
 pub mod mount;
 pub mod restart;

@@ -29,6 +29,9 @@ pub struct ContainerRecord {
     /// `--label K=V`.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The image's HEALTHCHECK or `--health-*`; run by the monitor.
+    #[serde(default)]
+    pub healthcheck: Option<crate::spec::health::HealthConfig>,
 }
 
 /// The directories and files of one container.

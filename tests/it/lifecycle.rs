@@ -609,3 +609,75 @@ fn init_reaps_orphans_and_passes_signals_on() {
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "143");
 }
+
+#[test]
+fn a_failing_healthcheck_turns_the_container_unhealthy_after_its_retries() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    let flags = [
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "2",
+    ];
+    // Healthy while /tmp/ok exists, failing once it is gone.
+    let script = "touch /tmp/ok; sleep 1.5; rm /tmp/ok; sleep 1000";
+    let id = run_sh(&ctx, &flags, img, script);
+    assert_eq!(inspect(&ctx, &id, "{{.State.Health.Status}}"), "starting");
+    ctx.devbox(&["ps", "--format", "{{.Status}}"])
+        .success()
+        .stdout_contains("(health: starting)");
+    wait_for(
+        &ctx,
+        &id,
+        "{{.State.Health.Status}}",
+        "healthy",
+        Duration::from_secs(5),
+    );
+    ctx.devbox(&["ps", "--format", "{{.Status}}"])
+        .success()
+        .stdout_contains("(healthy)");
+    wait_for(
+        &ctx,
+        &id,
+        "{{.State.Health.Status}}",
+        "unhealthy",
+        Duration::from_secs(10),
+    );
+    let streak: u32 = inspect(&ctx, &id, "{{.State.Health.FailingStreak}}")
+        .parse()
+        .unwrap();
+    assert!(streak >= 2, "FailingStreak {streak}");
+    let out = ctx.devbox(&["inspect", &id]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let log = doc[0]["State"]["Health"]["Log"].as_array().unwrap();
+    assert_eq!(log.last().unwrap()["ExitCode"], 1, "{out}");
+    assert_eq!(doc[0]["Config"]["Healthcheck"]["Retries"], 2);
+    ctx.devbox(&["ps", "--format", "{{.Status}}"])
+        .success()
+        .stdout_contains("(unhealthy)");
+    // --no-healthcheck: no State.Health at all.
+    let plain = run_detached(&ctx, &["--no-healthcheck", img, "sleep", "1000"]);
+    assert_eq!(inspect(&ctx, &plain, "{{.State.Health}}"), "<no value>");
+}
+
+#[test]
+fn stop_sends_the_images_stopsignal() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let _cleanup = Cleanup(&ctx);
+    let img = ctx.import_busybox("usr1:latest", &["STOPSIGNAL SIGUSR1"]);
+    let script = "trap 'exit 5' USR1; echo ready; while true; do sleep 0.1; done";
+    let id = run_sh(&ctx, &[], &img, script);
+    poll_until("the trap was never set", Duration::from_secs(5), || {
+        ctx.devbox(&["logs", &id]).stdout.contains("ready")
+    });
+    assert_eq!(inspect(&ctx, &id, "{{.Config.StopSignal}}"), "SIGUSR1");
+    let (out, took) = timed(|| ctx.devbox(&["stop", &id]));
+    out.success();
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "5");
+}
