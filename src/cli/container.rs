@@ -221,3 +221,9 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub containers: ContainersArgs,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// The container (started with `run -d`); Ctrl-P Ctrl-Q detaches
+    pub container: String,
+}

@@ -74,6 +74,8 @@ pub enum Command {
     Kill(container::KillArgs),
     /// Show a container's output
     Logs(container::LogsArgs),
+    /// Attach to a running container's input and output
+    Attach(container::AttachArgs),
     /// Block until containers stop, then print their exit codes
     Wait(container::ContainersArgs),
     /// Run a command in a running container

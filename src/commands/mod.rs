@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command, StorageDriver};
 use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
+mod attach;
 mod doctor;
 mod each;
 mod exec;
@@ -60,6 +61,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Restart(args) => stop::restart(args, ctx),
         Command::Kill(args) => kill::kill(args, ctx),
         Command::Logs(args) => logs::logs(args, ctx),
+        Command::Attach(args) => attach::attach(args, ctx),
         Command::Wait(args) => wait::wait(args, ctx),
         Command::Exec(args) => exec::exec(args, ctx),
         Command::Inspect(args) => inspect::inspect(args, ctx),

@@ -2,6 +2,7 @@
 //! namespaces and maps ids, and the init side that builds the container's
 //! filesystem view and execs the command.
 
+pub mod attach;
 pub mod create;
 pub mod exec;
 pub mod health;

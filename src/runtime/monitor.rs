@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::attach::AttachServer;
 use super::ipc::{Channel, ExecFailure, ToParent};
 use super::logs::LogWriter;
 use super::state;
@@ -102,6 +103,7 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
     let image = store.resolve_image(&record.image_id.to_string())?;
     let (mapping, _) = userns::detect_mapping(&paths.host)?;
     let mut log = LogWriter::open(&dirs.log())?;
+    let mut attach = AttachServer::bind(&paths.run_root, id).ok();
     // A start by the user begins a new count (Docker).
     state.restart_count = 0;
     let mut delay = Duration::ZERO;
@@ -134,7 +136,9 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
                     id,
                     state: &mut state,
                 });
-                running.finish(&mut log, watch.as_mut())?.as_code()
+                running
+                    .finish(&mut log, watch.as_mut(), attach.as_mut())?
+                    .as_code()
             }
             Err(e) if report.is_some() => {
                 state.error = Some(e.to_string());
@@ -178,6 +182,9 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
 struct Running {
     started: launch::Started,
     sources: Vec<(OwnedFd, Stream)>,
+    /// Where attached clients' input goes: the stdin pipe with `-i`, the
+    /// terminal with `-t`.
+    input: Option<OwnedFd>,
 }
 
 impl Running {
@@ -187,8 +194,15 @@ impl Running {
         self,
         log: &mut LogWriter,
         watch: Option<&mut HealthWatch>,
+        attach: Option<&mut AttachServer>,
     ) -> Result<sys::process::Exit> {
-        pump(self.sources, log, watch)?;
+        let mut pump = Pump {
+            log,
+            watch,
+            attach,
+            input: self.input.map(std::fs::File::from),
+        };
+        pump.run(self.sources)?;
         let exit = sys::process::wait_exit(self.started.pid)?;
         drop(self.started);
         Ok(exit)
@@ -200,14 +214,25 @@ fn run_once(target: launch::Target) -> Result<Running> {
     let prepared = launch::prepare(target)?;
     let (out_r, out_w) = sys::ipc::pipe()?;
     let (err_r, err_w) = sys::ipc::pipe()?;
-    let null: OwnedFd = fs_err::File::open("/dev/null")?.into();
-    let started = launch::start(target.mapping, prepared, Some([&null, &out_w, &err_w]))?;
-    drop((out_w, err_w, null));
+    // With `-i` the container's stdin is a pipe attached clients write to.
+    let (in_r, mut input) = if target.record.spec.interactive {
+        let (r, w) = sys::ipc::pipe()?;
+        (r, Some(w))
+    } else {
+        (fs_err::File::open("/dev/null")?.into(), None)
+    };
+    let started = launch::start(target.mapping, prepared, Some([&in_r, &out_w, &err_w]))?;
+    drop((out_w, err_w, in_r));
     let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
     if let Some(pty) = started.pty.as_ref().and_then(|p| p.try_clone().ok()) {
+        input = pty.try_clone().ok();
         sources.push((pty, Stream::Stdout));
     }
-    Ok(Running { started, sources })
+    Ok(Running {
+        started,
+        sources,
+        input,
+    })
 }
 
 /// The healthcheck of a running container and where its results go.
@@ -240,52 +265,100 @@ pub use super::logs::Stream;
 /// How long the container may be silent before the monitor trims its memory.
 const IDLE_MS: i32 = 10_000;
 
-/// Copies the container's output into the log until every source closes
-/// (the container's PID 1 ended, taking its namespace with it).
-fn pump(
-    mut sources: Vec<(OwnedFd, Stream)>,
-    log: &mut LogWriter,
-    mut watch: Option<&mut HealthWatch>,
-) -> Result<()> {
-    let mut buf = [0u8; 8192];
-    while !sources.is_empty() {
-        let fds: Vec<_> = sources
-            .iter()
-            .map(|(fd, _)| std::os::fd::AsFd::as_fd(fd))
-            .collect();
-        let timeout = match &watch {
-            Some(w) => {
-                i32::try_from(w.probe.due_in().as_millis()).map_or(IDLE_MS, |ms| ms.min(IDLE_MS))
+/// The monitor's loop while the container runs.
+struct Pump<'a, 'w> {
+    log: &'a mut LogWriter,
+    watch: Option<&'a mut HealthWatch<'w>>,
+    attach: Option<&'a mut AttachServer>,
+    input: Option<std::fs::File>,
+}
+
+impl Pump<'_, '_> {
+    /// Copies the container's output into the log (and to attached clients)
+    /// until every source closes (the container's PID 1 ended, taking its
+    /// namespace with it); runs the healthcheck when due; passes clients'
+    /// input on.
+    fn run(&mut self, mut sources: Vec<(OwnedFd, Stream)>) -> Result<()> {
+        use std::os::fd::AsFd;
+        let mut buf = [0u8; 8192];
+        while !sources.is_empty() {
+            let mut fds: Vec<_> = sources.iter().map(|(fd, _)| fd.as_fd()).collect();
+            let outputs = fds.len();
+            if let Some(attach) = &self.attach {
+                fds.push(attach.listener().as_fd());
+                fds.extend(attach.clients.iter().map(|c| c.as_fd()));
             }
-            None => IDLE_MS,
+            let timeout = match &self.watch {
+                Some(w) => i32::try_from(w.probe.due_in().as_millis())
+                    .map_or(IDLE_MS, |ms| ms.min(IDLE_MS)),
+                None => IDLE_MS,
+            };
+            let ready = sys::ipc::poll_readable(&fds, timeout)?;
+            drop(fds);
+            if let Some(w) = self.watch.as_deref_mut() {
+                w.check_if_due()?;
+            }
+            if !ready.contains(&true) {
+                // Quiet for a while: give back what the last burst touched.
+                sys::process::trim_memory();
+                continue;
+            }
+            let mut closed = Vec::new();
+            for (i, is_ready) in ready[..outputs].iter().enumerate() {
+                if !is_ready {
+                    continue;
+                }
+                let (fd, stream) = &sources[i];
+                // EIO from a pty master once the last terminal user is gone.
+                match read_fd(fd, &mut buf) {
+                    Ok(0) | Err(_) => closed.push(i),
+                    Ok(n) => {
+                        self.log.write(*stream, &buf[..n])?;
+                        if let Some(attach) = self.attach.as_deref_mut() {
+                            attach.broadcast(*stream, &buf[..n]);
+                        }
+                    }
+                }
+            }
+            for i in closed.into_iter().rev() {
+                let (_, stream) = sources.remove(i);
+                self.log.finish(stream)?;
+            }
+            self.serve_clients(&ready[outputs..], &mut buf);
+        }
+        if let Some(attach) = self.attach.as_deref_mut() {
+            // The container ended: its clients see the end of the stream.
+            attach.clients.clear();
+        }
+        Ok(())
+    }
+
+    /// New clients, and the input of those that sent some.
+    fn serve_clients(&mut self, ready: &[bool], buf: &mut [u8]) {
+        let Some(attach) = self.attach.as_deref_mut() else {
+            return;
         };
-        let ready = sys::ipc::poll_readable(&fds, timeout)?;
-        if let Some(w) = watch.as_deref_mut() {
-            w.check_if_due()?;
-        }
-        if !ready.contains(&true) {
-            // Quiet for a while: give back what the last burst touched.
-            sys::process::trim_memory();
-            continue;
-        }
-        let mut closed = Vec::new();
-        for (i, is_ready) in ready.into_iter().enumerate() {
+        let mut gone = Vec::new();
+        for (i, is_ready) in ready.iter().skip(1).enumerate() {
             if !is_ready {
                 continue;
             }
-            let (fd, stream) = &sources[i];
-            // EIO from a pty master once the last terminal user is gone.
-            match read_fd(fd, &mut buf) {
-                Ok(0) | Err(_) => closed.push(i),
-                Ok(n) => log.write(*stream, &buf[..n])?,
+            match attach.read_client(i, buf) {
+                None => gone.push(i),
+                Some(n) => {
+                    if let Some(input) = self.input.as_mut() {
+                        let _ = std::io::Write::write_all(input, &buf[..n]);
+                    }
+                }
             }
         }
-        for i in closed.into_iter().rev() {
-            let (_, stream) = sources.remove(i);
-            log.finish(stream)?;
+        for i in gone.into_iter().rev() {
+            attach.clients.remove(i);
+        }
+        if ready.first() == Some(&true) {
+            attach.accept();
         }
     }
-    Ok(())
 }
 
 fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {

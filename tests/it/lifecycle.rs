@@ -681,3 +681,33 @@ fn stop_sends_the_images_stopsignal() {
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "5");
 }
+
+#[test]
+fn attach_passes_input_and_output_and_detaches_with_ctrl_p_ctrl_q() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    let out = ctx
+        .devbox_cmd(&["run", "-d", "-i", "--network", "none", img, "sh"])
+        .run();
+    out.success();
+    let id = out.out().to_string();
+    // Typed input reaches the shell, its output comes back; Ctrl-P Ctrl-Q leaves it running.
+    let session = format!(
+        "(printf 'echo hello; echo oops >&2\\n'; sleep 1; printf '\\020\\021') | {} --root {} attach {id}",
+        crate::support::binary().display(),
+        ctx.root.display()
+    );
+    let out = ctx.command("/bin/sh").arg("-c").arg(&session).run();
+    out.success();
+    assert_eq!(out.stdout, "hello\n", "{out}");
+    out.stderr_contains("oops");
+    assert_eq!(inspect(&ctx, &id, "{{.State.Status}}"), "running");
+    // Attached when the container ends: attach returns its exit code.
+    ctx.devbox_cmd(&["attach", &id])
+        .stdin("exit 4\n")
+        .run()
+        .code_is(4);
+    assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "4");
+    ctx.devbox(&["attach", &id]).devbox_error(125);
+}
