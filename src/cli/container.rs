@@ -227,3 +227,45 @@ pub struct AttachArgs {
     /// The container (started with `run -d`); Ctrl-P Ctrl-Q detaches
     pub container: String,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for ps(1) (default `-f`)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PortArgs {
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Show one sample and exit (accepted for Docker compatibility)
+    #[arg(long)]
+    pub no_stream: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune {
+        /// Do not ask for confirmation
+        #[arg(short, long)]
+        force: bool,
+    },
+}

@@ -76,6 +76,23 @@ pub enum Command {
     Logs(container::LogsArgs),
     /// Attach to a running container's input and output
     Attach(container::AttachArgs),
+    /// Stop all processes of containers (SIGSTOP: no cgroup freezer here)
+    Pause(container::ContainersArgs),
+    /// Continue the processes of paused containers
+    Unpause(container::ContainersArgs),
+    /// Show the processes of a running container
+    Top(container::TopArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// Show the files a container added (A), changed (C) or deleted (D)
+    Diff(container::DiffArgs),
+    /// List a container's published ports
+    Port(container::PortArgs),
+    /// Resource usage of containers (needs a delegated cgroup)
+    Stats(container::StatsArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Block until containers stop, then print their exit codes
     Wait(container::ContainersArgs),
     /// Run a command in a running container

@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
 mod attach;
+mod container;
 mod doctor;
 mod each;
 mod exec;
@@ -62,6 +63,14 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Kill(args) => kill::kill(args, ctx),
         Command::Logs(args) => logs::logs(args, ctx),
         Command::Attach(args) => attach::attach(args, ctx),
+        Command::Pause(args) => container::pause(args, ctx, true),
+        Command::Unpause(args) => container::pause(args, ctx, false),
+        Command::Top(args) => container::top(args, ctx),
+        Command::Rename(args) => container::rename(args, ctx),
+        Command::Port(args) => container::port(args, ctx),
+        Command::Diff(args) => container::diff(args, ctx),
+        Command::Stats(args) => container::stats(args, ctx),
+        Command::Container(command) => container::container(command, ctx),
         Command::Wait(args) => wait::wait(args, ctx),
         Command::Exec(args) => exec::exec(args, ctx),
         Command::Inspect(args) => inspect::inspect(args, ctx),

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 use crate::cli::container::PsArgs;
 use crate::context::Context;
 use crate::runtime::inspect;
-use crate::runtime::state::Status;
 use crate::spec::filter::{ContainerFilter, FilterFacts};
 use crate::ui::diagnostics::ExitStatus;
 use crate::ui::format::{Format, Template};
@@ -31,7 +30,7 @@ pub fn ps(args: PsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             image: &record.image,
             image_id: &record.image_id.to_string(),
         };
-        if !(all || state.status == Status::Running) || !filter.matches(&facts) {
+        if !(all || state.status.is_live()) || !filter.matches(&facts) {
             continue;
         }
         let size = args.size.then(|| store.container_size(&record.id));

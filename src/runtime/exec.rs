@@ -41,7 +41,7 @@ pub fn exec(
 ) -> Result<Option<i32>> {
     let (record, state) = store.load_container(id)?;
     let pid = match (state.status, state.pid) {
-        (Status::Running, Some(pid)) => pid,
+        (Status::Running | Status::Paused, Some(pid)) => pid,
         _ => return Err(RuntimeError::NotRunning { id: id.to_string() }),
     };
     sys::ns::join(&host.proc, pid)?;

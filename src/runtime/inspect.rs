@@ -37,8 +37,8 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
         "Args": spec.argv.get(1..).unwrap_or_default(),
         "State": {
             "Status": state.status.as_str(),
-            "Running": state.status == Status::Running,
-            "Paused": false,
+            "Running": state.status.is_live(),
+            "Paused": state.status == Status::Paused,
             "Restarting": false,
             "OOMKilled": false,
             "Dead": false,
@@ -152,6 +152,7 @@ pub fn status_text(state: &State, now: SystemTime) -> String {
             .unwrap_or_default()
     };
     match (state.status, state.exit_code) {
+        (Status::Paused, _) => format!("Up {} (Paused)", human_duration(since(&state.started_at))),
         (Status::Running, _) => {
             let up = format!("Up {}", human_duration(since(&state.started_at)));
             match state.health.as_ref().map(|h| h.status) {

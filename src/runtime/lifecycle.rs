@@ -30,6 +30,7 @@ pub fn start(paths: &Paths, store: &Store, id: &str) -> Result<()> {
     }
     let dirs = store.container_dirs(id);
     let _ = std::fs::remove_file(dirs.stop_requested());
+    let _ = std::fs::remove_file(dirs.paused());
     monitor::start_detached(paths, id)
 }
 
@@ -55,7 +56,7 @@ pub fn start_attached(paths: &Paths, store: &Store, id: &str) -> Result<i32> {
 pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
     let (_, state) = store.load_container(id)?;
     let pid = match (state.status, state.pid) {
-        (Status::Running, Some(pid)) => pid,
+        (Status::Running | Status::Paused, Some(pid)) => pid,
         _ => return Err(RuntimeError::NotRunning { id: id.to_string() }),
     };
     if matches!(signal, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
@@ -81,6 +82,10 @@ pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
         .unwrap_or(libc::SIGTERM);
     if let Some(pid) = state.pid {
         sys::process::kill(sys::Pid::from_raw(pid), signal)?;
+        if state.status == Status::Paused {
+            // A stopped process handles its signal once continued.
+            sys::process::kill(sys::Pid::from_raw(pid), libc::SIGCONT)?;
+        }
     }
     if wait_released(&dirs.lock(), Some(timeout)) {
         return Ok(());

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod create;
+pub mod diff;
 pub mod exec;
 pub mod health;
 pub mod idmap;
@@ -15,6 +16,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod plan;
+pub mod processes;
 pub mod remove;
 pub mod state;
 pub mod stdio;

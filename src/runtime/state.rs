@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     Created,
     Running,
+    /// Running, with its processes stopped (`pause`).
+    Paused,
     Exited,
 }
 
@@ -14,7 +16,7 @@ impl Status {
     /// A status that claims a process exists; only true while the owner
     /// holds the container's lock.
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Running)
+        matches!(self, Status::Running | Status::Paused)
     }
 
     pub fn can_start(self) -> bool {
@@ -29,6 +31,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Exited => "exited",
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::atomic::Durability;
 use super::lock::Lock;
 use super::{atomic, Result, Store, StoreError};
-use crate::runtime::state::State;
+use crate::runtime::state::{State, Status};
 
 /// What a container was created with; written once at create.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +66,10 @@ impl ContainerDirs {
     /// The output of a detached container (podman's k8s-file format).
     pub fn log(&self) -> PathBuf {
         self.dir.join("container.log")
+    }
+    /// Present while the container is paused.
+    pub fn paused(&self) -> PathBuf {
+        self.dir.join("paused")
     }
     /// Present when the user stopped the container (`stop`, `kill`,
     /// `rm -f`): the restart policy must not start it again.
@@ -152,6 +156,9 @@ impl Store {
         let rebooted = state.boot_id.is_some() && state.boot_id != crate::runtime::state::boot_id();
         if state.status.is_live() && (rebooted || !Lock::is_held(&dirs.lock())) {
             state.mark_lost();
+        }
+        if state.status == Status::Running && dirs.paused().exists() {
+            state.status = Status::Paused;
         }
         Ok((record, state))
     }
@@ -250,6 +257,31 @@ impl Store {
             fs_err::remove_file(&link)?;
         }
         Ok(())
+    }
+
+    /// Gives container `id` the name `new`: the new name is reserved first
+    /// (atomically), then the record changes, then the old name is freed.
+    pub fn rename_container(&self, id: &str, new: &str) -> Result<()> {
+        let (mut record, _) = self.load_container(id)?;
+        let link = self.names_dir().join(new);
+        if let Err(e) = std::os::unix::fs::symlink(id, &link) {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                let owner = std::fs::read_link(&link)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(StoreError::NameInUse {
+                    name: new.to_string(),
+                    id: owner,
+                });
+            }
+            return Err(e.into());
+        }
+        let old = std::mem::replace(&mut record.name, new.to_string());
+        if let Err(e) = self.save_record(&record) {
+            let _ = std::fs::remove_file(&link);
+            return Err(e);
+        }
+        self.release_name(&old, id)
     }
 
     /// A container directory moved aside for deletion: once renamed it is no

@@ -711,3 +711,64 @@ fn attach_passes_input_and_output_and_detaches_with_ctrl_p_ctrl_q() {
     assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "4");
     ctx.devbox(&["attach", &id]).devbox_error(125);
 }
+
+#[test]
+fn pause_top_rename_diff_prune_port_and_stats() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    let script = "echo x > /etc/added; rm /etc/group; while true; do echo tick; sleep 0.1; done";
+    let id = run_sh(&ctx, &["--name", "ticker"], img, script);
+    ctx.devbox(&["pause", "ticker"])
+        .success()
+        .stdout_is("ticker");
+    assert_eq!(
+        inspect(
+            &ctx,
+            &id,
+            "{{.State.Status}} {{.State.Paused}} {{.State.Running}}"
+        ),
+        "paused true true"
+    );
+    ctx.devbox(&["ps", "--format", "{{.Status}}"])
+        .success()
+        .stdout_contains("(Paused)");
+    let before = ctx.devbox(&["logs", &id]).stdout.lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    let after = ctx.devbox(&["logs", &id]).stdout.lines().count();
+    assert_eq!(before, after, "a paused container went on writing");
+    ctx.devbox(&["unpause", "ticker"]).success();
+    poll_until("no output after unpause", Duration::from_secs(5), || {
+        ctx.devbox(&["logs", &id]).stdout.lines().count() > after
+    });
+    // top: the host's ps on the container's processes.
+    let top = ctx.devbox(&["top", "ticker"]);
+    top.success()
+        .stdout_contains("PID")
+        .stdout_contains("while true");
+    ctx.devbox(&["rename", "ticker", "tocker"]).success();
+    ctx.devbox(&["ps", "--format", "{{.Names}}"])
+        .success()
+        .stdout_is("tocker");
+    ctx.devbox(&["rename", "tocker", "bad/name"])
+        .devbox_error(125);
+    let diff = ctx.devbox(&["diff", "tocker"]);
+    diff.success();
+    assert!(diff.stdout.contains("A /etc/added\n"), "{diff}");
+    assert!(diff.stdout.contains("D /etc/group\n"), "{diff}");
+    assert!(diff.stdout.contains("C /etc\n"), "{diff}");
+    assert!(
+        !diff.stdout.contains("/etc/hosts"),
+        "runtime mount points are not changes\n{diff}"
+    );
+    ctx.devbox(&["port", "tocker"]).success().stdout_is("");
+    let stats = ctx.devbox(&["stats", "--no-stream"]);
+    assert!(stats.devbox_error(125).contains("cgroup"), "{stats}");
+    // prune removes what is not running, and keeps the running one.
+    let done = run_sh(&ctx, &[], img, "true");
+    ctx.devbox(&["wait", &done]).success();
+    let prune = ctx.devbox(&["container", "prune", "-f"]);
+    prune.success().stdout_contains(&done);
+    assert!(!prune.stdout.contains(&id), "{prune}");
+    ctx.devbox(&["ps", "-aq"]).success().stdout_is(&id[..12]);
+}
