@@ -97,6 +97,9 @@ pub struct RmArgs {
     /// Kill a running container before removing it
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes too (accepted; devbox has none yet)
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers (names or id prefixes)
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -240,6 +243,14 @@ pub struct TopArgs {
 pub struct RenameArgs {
     pub container: String,
     pub new_name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CpArgs {
+    /// `CONTAINER:PATH` or a host path
+    pub source: String,
+    /// `CONTAINER:PATH` or a host path
+    pub destination: String,
 }
 
 #[derive(Debug, clap::Args)]

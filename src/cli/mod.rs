@@ -84,6 +84,8 @@ pub enum Command {
     Top(container::TopArgs),
     /// Rename a container
     Rename(container::RenameArgs),
+    /// Copy files between a container and the host
+    Cp(container::CpArgs),
     /// Show the files a container added (A), changed (C) or deleted (D)
     Diff(container::DiffArgs),
     /// List a container's published ports

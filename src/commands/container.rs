@@ -3,10 +3,10 @@
 
 use super::each::each_container;
 use crate::cli::container::{
-    ContainerCommand, ContainersArgs, DiffArgs, PortArgs, RenameArgs, StatsArgs, TopArgs,
+    ContainerCommand, ContainersArgs, CpArgs, DiffArgs, PortArgs, RenameArgs, StatsArgs, TopArgs,
 };
 use crate::context::Context;
-use crate::runtime::{diff, inspect, processes, remove, userns};
+use crate::runtime::{copy, diff, inspect, processes, remove, userns};
 use crate::spec::ids;
 use crate::ui::diagnostics::{ExitStatus, UserError};
 
@@ -56,6 +56,20 @@ pub fn rename(args: RenameArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
     let id = store.resolve_container(&args.container)?;
     store.rename_container(&id, &args.new_name)?;
+    Ok(ExitStatus::Success)
+}
+
+pub fn cp(args: CpArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let from = copy::Location::parse(&args.source);
+    let to = copy::Location::parse(&args.destination);
+    if matches!(
+        (&from, &to),
+        (copy::Location::Host(_), copy::Location::Host(_))
+    ) {
+        return Err(UserError::new("`cp` needs a container on one side: CONTAINER:PATH").into());
+    }
+    let store = ctx.store()?;
+    copy::copy(&store, &ctx.paths.host.proc, &from, &to)?;
     Ok(ExitStatus::Success)
 }
 

@@ -69,6 +69,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Rename(args) => container::rename(args, ctx),
         Command::Port(args) => container::port(args, ctx),
         Command::Diff(args) => container::diff(args, ctx),
+        Command::Cp(args) => container::cp(args, ctx),
         Command::Stats(args) => container::stats(args, ctx),
         Command::Container(command) => container::container(command, ctx),
         Command::Wait(args) => wait::wait(args, ctx),

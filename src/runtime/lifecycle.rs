@@ -31,7 +31,11 @@ pub fn start(paths: &Paths, store: &Store, id: &str) -> Result<()> {
     let dirs = store.container_dirs(id);
     let _ = std::fs::remove_file(dirs.stop_requested());
     let _ = std::fs::remove_file(dirs.paused());
-    monitor::start_detached(paths, id)
+    match monitor::start_detached(paths, id) {
+        // Another devbox started it meanwhile: it runs, as asked.
+        Err(RuntimeError::Running { .. }) => Ok(()),
+        other => other,
+    }
 }
 
 /// `start -a`: runs an exited or created container again in the foreground

@@ -3,6 +3,7 @@
 //! filesystem view and execs the command.
 
 pub mod attach;
+pub mod copy;
 pub mod create;
 pub mod diff;
 pub mod exec;

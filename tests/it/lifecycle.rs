@@ -772,3 +772,39 @@ fn pause_top_rename_diff_prune_port_and_stats() {
     assert!(!prune.stdout.contains(&id), "{prune}");
     ctx.devbox(&["ps", "-aq"]).success().stdout_is(&id[..12]);
 }
+
+#[test]
+fn cp_copies_to_and_from_running_and_stopped_containers() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    ctx.write_file("in/dir/file", "from the host\n");
+    run_detached(&ctx, &["--name", "box", img, "sleep", "1000"]);
+    let host_dir = ctx.path("in/dir");
+    let host_dir = host_dir.to_str().unwrap();
+    ctx.devbox(&["cp", host_dir, "box:/tmp"]).success();
+    ctx.devbox(&["exec", "box", "cat", "/tmp/dir/file"])
+        .success()
+        .stdout_is("from the host");
+    let out = ctx.path("passwd");
+    ctx.devbox(&["cp", "box:/etc/passwd", out.to_str().unwrap()])
+        .success();
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("root:"));
+    // A stopped container: read through its layers, written into its upper dir.
+    ctx.devbox(&["stop", "-t", "0", "box"]).success();
+    let back = ctx.path("back");
+    ctx.devbox(&["cp", "box:/tmp/dir/file", back.to_str().unwrap()])
+        .success();
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+    let file = ctx.path("in/dir/file");
+    ctx.devbox(&["cp", file.to_str().unwrap(), "box:/etc/"])
+        .success();
+    ctx.devbox(&["start", "box"]).success();
+    ctx.devbox(&["exec", "box", "cat", "/etc/file"])
+        .success()
+        .stdout_is("from the host");
+    ctx.devbox(&["exec", "box", "test", "-f", "/etc/passwd"])
+        .success();
+    ctx.devbox(&["cp", "box:/no/such", back.to_str().unwrap()])
+        .devbox_error(125);
+}
