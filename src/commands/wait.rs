@@ -8,7 +8,7 @@ use crate::ui::diagnostics::ExitStatus;
 
 pub fn wait(args: ContainersArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     each_container(ctx, &args.containers, false, |store, id| {
-        let code = lifecycle::wait(store, id)?.unwrap_or(inspect::UNKNOWN_EXIT_CODE);
+        let code = lifecycle::wait(&ctx.paths, store, id)?.unwrap_or(inspect::UNKNOWN_EXIT_CODE);
         ctx.printer.data(code);
         Ok(())
     })

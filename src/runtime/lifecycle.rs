@@ -112,11 +112,26 @@ pub fn kill_until_released(store: &Store, id: &str, dirs: &ContainerDirs) -> Res
 
 /// Blocks until the container is not running, and returns its exit code
 /// (`None`: unknown, its owner died).
-pub fn wait(store: &Store, id: &str) -> Result<Option<i32>> {
+pub fn wait(paths: &Paths, store: &Store, id: &str) -> Result<Option<i32>> {
     let dirs = store.container_dirs(id);
     wait_released(&dirs.lock(), None);
-    let (_, state) = store.load_container(id)?;
-    Ok(state.exit_code)
+    match store.load_container(id) {
+        Ok((_, state)) => Ok(state.exit_code),
+        // Removed by its monitor (`--rm`): it left the code behind.
+        Err(crate::store::StoreError::NoSuchContainer(_)) => {
+            match std::fs::read_to_string(exit_record(paths, id)) {
+                Ok(code) => Ok(code.trim().parse().ok()),
+                Err(_) => Err(crate::store::StoreError::NoSuchContainer(id.into()).into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the monitor of an `--rm` container leaves its exit code for
+/// `wait` (runtime state: gone at reboot).
+pub fn exit_record(paths: &Paths, id: &str) -> std::path::PathBuf {
+    paths.run_root.join("exits").join(id)
 }
 
 /// Starts again the containers that would be running had the machine not

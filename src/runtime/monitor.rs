@@ -171,8 +171,14 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
         }
         state.restart_count += 1;
     }
-    drop(owner);
     if record.spec.auto_remove {
+        let path = super::lifecycle::exit_record(paths, id);
+        let code = state.exit_code.map(|c| c.to_string()).unwrap_or_default();
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(path, code);
+        drop(owner);
         remove::remove_container(&store, &mapping, id, true)?;
     }
     Ok(())

@@ -123,6 +123,21 @@ fn detached_run_prints_the_id_and_keeps_running() {
 }
 
 #[test]
+fn a_detached_rm_container_removes_itself_and_wait_gets_its_code() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let (_cleanup, img) = busybox(&ctx);
+    let id = run_sh(&ctx, &["--rm"], img, "sleep 0.3; exit 6");
+    ctx.devbox(&["wait", &id]).success().stdout_is("6");
+    poll_until(
+        "the container was not removed",
+        Duration::from_secs(5),
+        || ctx.container_dirs().is_empty(),
+    );
+    ctx.devbox(&["ps", "-aq"]).success().stdout_is("");
+}
+
+#[test]
 fn detached_start_errors_keep_their_exit_codes() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
