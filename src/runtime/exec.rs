@@ -91,6 +91,7 @@ pub fn exec(
         set_groups: mapping.can_setgroups(),
         terminal: pty.as_ref().map(|(_, slave)| slave.as_raw_fd()),
         stdin: (!request.interactive && !request.tty).then(|| null.as_raw_fd()),
+        orphan: request.detach,
     };
     let child = sys::process::spawn_command(&spec)?;
     let master = pty.map(|(master, slave)| {
@@ -98,6 +99,8 @@ pub fn exec(
         master
     });
     if request.detach {
+        // Reap the middle process; the command runs on under the container's PID 1.
+        sys::process::wait_exit(child)?;
         return Ok(None);
     }
     let exit = supervise(child, master, request.interactive)?;

@@ -135,6 +135,7 @@ fn spawn_under_reaper(
         set_groups: spec.can_setgroups,
         terminal: None,
         stdin: None,
+        orphan: false,
     };
     sys::process::set_parent_death_signal(sys::process::SIGKILL).map_err(setup)?;
     // Registered before the child exists, so no signal is lost.

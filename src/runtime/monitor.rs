@@ -40,11 +40,18 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<()> {
         theirs.as_raw_fd().to_string().into(),
         id.into(),
     ];
+    // The monitor's own complaints (a panic) land next to the container.
+    let stderr = fs_err::OpenOptions::new().create(true).append(true).open(
+        Store::open(&paths.root)?
+            .container_dirs(id)
+            .dir
+            .join("monitor.log"),
+    )?;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args(&args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr.into_parts().0)
         .spawn()?;
     drop(theirs);
     let channel = Channel { sock: ours };
@@ -74,6 +81,7 @@ pub fn main(paths: &Paths, id: &str, fd: i32) -> u8 {
     sys::process::set_name("devbox:[monitor]");
     // Our own session: the terminal closing does not reach us.
     let _ = sys::process::setsid();
+    sys::process::close_fds_except(fd);
     let Ok(sock) = sys::ipc::inherited_fd(fd) else {
         return 125;
     };

@@ -9,6 +9,8 @@
 //! - `process::trim_memory` (monitor): `malloc_trim`, and `madvise(DONTNEED)`
 //!   on whole read-only file mappings without anonymous pages (never
 //!   writable or relocated RELRO ones).
+//! - `process::close_fds_except` (monitor start): `close_range` on fd
+//!   numbers no Rust object owns yet.
 //! - `process::spawn_command` (`exec`): the same kind of clone; the child
 //!   makes a session and controlling tty, `dup2`s, sets groups, gid, uid
 //!   and directory, then `execve`s, all with data prepared before.

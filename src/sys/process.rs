@@ -124,6 +124,25 @@ pub fn reset_signal_dispositions() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
+/// Closes every fd from 3 up except `keep`: what a long-lived process
+/// inherited from whoever started it must not stay open for days
+/// (`close_range`, Linux 5.9+; best effort).
+pub fn close_fds_except(keep: i32) {
+    let keep = u32::try_from(keep).unwrap_or(u32::MAX);
+    for (first, last) in [
+        (3, keep.saturating_sub(1)),
+        (keep.saturating_add(1), u32::MAX),
+    ] {
+        if first <= last {
+            // SAFETY: close_range only closes fds; none of these is owned by
+            // Rust code yet (called first thing in the process).
+            unsafe {
+                libc::syscall(libc::SYS_close_range, first, last, 0);
+            }
+        }
+    }
+}
+
 /// Asks the kernel to send `signal` to this process when its parent thread
 /// ends (a container whose monitor is killed must not outlive it). Cleared
 /// by credential changes, so init sets it after switching user.
@@ -162,6 +181,10 @@ pub struct CommandSpec {
     pub terminal: Option<std::os::fd::RawFd>,
     /// Replaces stdin (without a terminal): `/dev/null` unless `-i`.
     pub stdin: Option<std::os::fd::RawFd>,
+    /// Fork once more and let the middle process exit, so that the command's
+    /// parent is the container's PID 1, which reaps it (`exec -d`): an orphan
+    /// of ours would go to the host's init and hold up the container's end.
+    pub orphan: bool,
 }
 
 /// Exit codes of a child that failed before exec (Docker's).
@@ -185,9 +208,17 @@ pub fn spawn_command(spec: &CommandSpec) -> Result<Pid> {
     let mut stack = vec![0u8; 64 * 1024];
     let callback = Box::new(|| -> isize {
         // SAFETY: the child runs on its own stack with a copy-on-write copy
-        // of our memory; it calls only async-signal-safe functions on
-        // pointers prepared before the clone, and ends in execve or _exit.
+        // of our memory; it calls only async-signal-safe functions (fork
+        // included) on pointers prepared before the clone, and ends in execve
+        // or _exit.
         unsafe {
+            if spec.orphan {
+                match libc::fork() {
+                    0 => {}
+                    -1 => libc::_exit(EXIT_SETUP_FAILED),
+                    _ => libc::_exit(0),
+                }
+            }
             if let Some(tty) = spec.terminal {
                 if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
                     libc::_exit(EXIT_SETUP_FAILED);

@@ -313,8 +313,12 @@ fn a_killed_monitor_shows_the_container_exited_and_boot_starts_it_again() {
         &["--name", "svc", "--restart", "always", img, "sleep", "1000"],
     );
     let pid: i32 = inspect(&ctx, &id, "{{.State.Pid}}").parse().unwrap();
-    let monitor = monitor_pid(&id).expect("the monitor");
-    nix_kill(monitor, 9);
+    let mut monitor = None;
+    poll_until("no monitor process found", Duration::from_secs(5), || {
+        monitor = monitor_pid(&id);
+        monitor.is_some()
+    });
+    nix_kill(monitor.unwrap(), 9);
     let ps = ctx.devbox(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     ps.success().stdout_is("svc Exited (unknown)");
     assert_eq!(
