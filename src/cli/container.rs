@@ -17,6 +17,12 @@ pub struct RunArgs {
     /// Restart policy: no, always, unless-stopped, on-failure[:N]
     #[arg(long, default_value = "no", value_name = "POLICY")]
     pub restart: crate::spec::restart::RestartPolicy,
+    /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
     /// Run a small init as PID 1 that reaps zombies and passes signals on
     #[arg(long)]
     pub init: bool,
@@ -113,7 +119,7 @@ pub struct PsArgs {
     /// Only show container ids
     #[arg(short, long)]
     pub quiet: bool,
-    /// Filter: status=, name=, id=, label=K[=V], exited=N, ancestor=IMAGE
+    /// Filter: status=, name=, id=, label=K[=V], exited=N, ancestor=IMAGE, health=
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
     /// Output: `table`, `json`, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`)

@@ -29,6 +29,7 @@ pub fn ps(args: PsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             labels: &record.labels,
             image: &record.image,
             image_id: &record.image_id.to_string(),
+            health: state.health.as_ref().map_or("none", |h| h.status.as_str()),
         };
         if !(all || state.status.is_live()) || !filter.matches(&facts) {
             continue;

@@ -54,6 +54,8 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         auto_remove: args.rm,
         restart: args.restart,
         init: args.init,
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
         health: crate::spec::health::HealthOverrides {
             cmd: args.health_cmd.clone(),
             interval: args.health_interval,
@@ -75,6 +77,11 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let request = request(&args)?;
+    if let Some(signal) = &request.stop_signal {
+        if crate::sys::process::signal_number(signal).is_none() {
+            return Err(UserError::new(format!("invalid --stop-signal `{signal}`")).into());
+        }
+    }
     for bind in &request.binds {
         // Docker creates a missing host directory for `-v`.
         if !bind.source.exists() {

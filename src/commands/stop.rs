@@ -8,10 +8,8 @@ use crate::context::Context;
 use crate::runtime::lifecycle;
 use crate::ui::diagnostics::ExitStatus;
 
-fn timeout(args: &StopArgs) -> Duration {
-    args.time
-        .map(Duration::from_secs)
-        .unwrap_or(lifecycle::DEFAULT_STOP_TIMEOUT)
+fn timeout(args: &StopArgs) -> Option<Duration> {
+    args.time.map(Duration::from_secs)
 }
 
 pub fn stop(args: StopArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

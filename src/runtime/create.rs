@@ -30,6 +30,8 @@ pub struct Request {
     pub auto_remove: bool,
     pub restart: crate::spec::restart::RestartPolicy,
     pub init: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
     pub health: crate::spec::health::HealthOverrides,
     pub labels: std::collections::BTreeMap<String, String>,
 }
@@ -123,7 +125,11 @@ pub fn create(
         image_id: image.id.clone(),
         spec,
         restart: request.restart,
-        stop_signal: image.config.config.stop_signal.clone(),
+        stop_signal: request
+            .stop_signal
+            .clone()
+            .or_else(|| image.config.config.stop_signal.clone()),
+        stop_timeout: request.stop_timeout,
         labels: request.labels.clone(),
         healthcheck: healthcheck(image, &request.health),
     };

@@ -84,6 +84,7 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
             "WorkingDir": spec.workdir,
             "Labels": record.labels,
             "StopSignal": record.stop_signal.as_deref().unwrap_or("SIGTERM"),
+            "StopTimeout": record.stop_timeout,
         },
         "NetworkSettings": {
             "Ports": {},
@@ -211,6 +212,7 @@ pub fn ps_row(
         "Status": status_text(state, now),
         "State": state.status.as_str(),
         "Names": record.name,
+        "Health": state.health.as_ref().map(|h| h.status.as_str()).unwrap_or(""),
         "Labels": record.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": record.spec.binds.iter().map(|b| b.target.clone()).collect::<Vec<_>>().join(","),
         "Networks": network_name(record.spec.network),

@@ -70,10 +70,14 @@ pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
     Ok(())
 }
 
-/// Stops a running container: its stop signal (the image's STOPSIGNAL, else
-/// SIGTERM), then SIGKILL after `timeout`. Returns once nothing runs.
-pub fn stop(store: &Store, id: &str, timeout: Duration) -> Result<()> {
+/// Stops a running container: its stop signal (`--stop-signal`, the
+/// image's STOPSIGNAL, else SIGTERM), then SIGKILL after `timeout` (else
+/// its `--stop-timeout`, else 10 s). Returns once nothing runs.
+pub fn stop(store: &Store, id: &str, timeout: Option<Duration>) -> Result<()> {
     let (record, state) = store.load_container(id)?;
+    let timeout = timeout
+        .or(record.stop_timeout.map(Duration::from_secs))
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
     let dirs = store.container_dirs(id);
     if !state.status.is_live() {
         return Ok(());

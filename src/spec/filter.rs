@@ -15,7 +15,9 @@ pub enum FilterError {
     BadExitCode(String),
 }
 
-const KEYS: &[&str] = &["status", "name", "id", "label", "exited", "ancestor"];
+const KEYS: &[&str] = &[
+    "status", "name", "id", "label", "exited", "ancestor", "health",
+];
 
 /// What a filter looks at in one container.
 pub struct FilterFacts<'a> {
@@ -27,6 +29,8 @@ pub struct FilterFacts<'a> {
     /// The image as the user named it, and its id.
     pub image: &'a str,
     pub image_id: &'a str,
+    /// `starting`, `healthy`, `unhealthy`, or `none` without a healthcheck.
+    pub health: &'a str,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +79,7 @@ impl ContainerFilter {
                             .trim_start_matches("sha256:")
                             .starts_with(v.trim_start_matches("sha256:"))
                 }
+                "health" => c.health == v,
                 _ => false,
             })
         })
@@ -94,6 +99,7 @@ mod tests {
             labels,
             image: "busybox:latest",
             image_id: "sha256:ffee",
+            health: "none",
         }
     }
 
@@ -117,6 +123,8 @@ mod tests {
         assert!(f(&["ancestor=busybox"]).matches(&c));
         assert!(f(&["ancestor=ffee"]).matches(&c));
         assert!(f(&["status=exited"]).names_status());
+        assert!(f(&["health=none"]).matches(&c));
+        assert!(!f(&["health=healthy"]).matches(&c));
     }
 
     #[test]

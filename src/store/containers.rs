@@ -23,9 +23,13 @@ pub struct ContainerRecord {
     /// `--restart`; changed later only by `update --restart`.
     #[serde(default)]
     pub restart: crate::spec::restart::RestartPolicy,
-    /// The image's STOPSIGNAL, sent by `stop` (SIGTERM when absent).
+    /// `--stop-signal` or the image's STOPSIGNAL, sent by `stop` (SIGTERM
+    /// when absent).
     #[serde(default)]
     pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits when not given `-t`.
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
     /// `--label K=V`.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,

@@ -678,6 +678,9 @@ fn a_failing_healthcheck_turns_the_container_unhealthy_after_its_retries() {
     ctx.devbox(&["ps", "--format", "{{.Status}}"])
         .success()
         .stdout_contains("(unhealthy)");
+    ctx.devbox(&["ps", "-q", "--filter", "health=unhealthy"])
+        .success()
+        .stdout_is(&id[..12]);
     // --no-healthcheck: no State.Health at all.
     let plain = run_detached(&ctx, &["--no-healthcheck", img, "sleep", "1000"]);
     assert_eq!(inspect(&ctx, &plain, "{{.State.Health}}"), "<no value>");
@@ -699,6 +702,35 @@ fn stop_sends_the_images_stopsignal() {
     out.success();
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     assert_eq!(inspect(&ctx, &id, "{{.State.ExitCode}}"), "5");
+    // --stop-signal and --stop-timeout on the command line.
+    let id = run_detached(
+        &ctx,
+        &[
+            "--stop-signal",
+            "KILL",
+            "--stop-timeout",
+            "30",
+            &img,
+            "sleep",
+            "1000",
+        ],
+    );
+    let (out, took) = timed(|| ctx.devbox(&["stop", &id]));
+    out.success();
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert_eq!(
+        inspect(&ctx, &id, "{{.State.ExitCode}} {{.Config.StopTimeout}}"),
+        "137 30"
+    );
+    let id = run_detached(&ctx, &["--stop-timeout", "1", &img, "sleep", "1000"]);
+    let (out, took) = timed(|| ctx.devbox(&["stop", &id]));
+    out.success();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "stop took {took:?}"
+    );
+    ctx.devbox(&["run", "-d", "--stop-signal", "NOPE", &img, "true"])
+        .devbox_error(125);
 }
 
 #[test]
