@@ -77,6 +77,9 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let request = request(&args)?;
+    if args.rm && args.restart != crate::spec::restart::RestartPolicy::No {
+        return Err(UserError::new("conflicting options: --restart and --rm").into());
+    }
     if let Some(signal) = &request.stop_signal {
         if crate::sys::process::signal_number(signal).is_none() {
             return Err(UserError::new(format!("invalid --stop-signal `{signal}`")).into());

@@ -135,6 +135,8 @@ fn a_detached_rm_container_removes_itself_and_wait_gets_its_code() {
         || ctx.container_dirs().is_empty(),
     );
     ctx.devbox(&["ps", "-aq"]).success().stdout_is("");
+    ctx.devbox(&["run", "-d", "--rm", "--restart", "always", img, "true"])
+        .devbox_error(125);
 }
 
 #[test]
