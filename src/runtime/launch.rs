@@ -202,6 +202,9 @@ pub fn run_foreground(target: Target) -> Result<i32> {
     let prepared = prepare(target)?;
     let interactive = record.spec.interactive;
     let mut state = State::created();
+    // Caught from before the start, so a signal sent as soon as the command
+    // runs is passed on rather than ending us (forwarded once its pid is known).
+    let signals = catch_signals()?;
     let started = match start(mapping, prepared, None) {
         Ok(started) => started,
         Err(e) => {
@@ -213,7 +216,7 @@ pub fn run_foreground(target: Target) -> Result<i32> {
     };
     state.running(started.pid.as_raw(), state::now());
     store.save_state(&record.id, &state)?;
-    let exit = supervise(started, interactive);
+    let exit = supervise(started, interactive, signals);
     state.exited(exit.as_ref().ok().map(|e| e.as_code()), state::now());
     store.save_state(&record.id, &state)?;
     Ok(exit?.as_code())
@@ -260,10 +263,14 @@ fn hand_over(
 
 /// Forwards signals and the terminal while the command runs in the
 /// foreground; returns how it ended.
-fn supervise(started: Started, interactive: bool) -> Result<sys::process::Exit> {
+fn supervise(
+    started: Started,
+    interactive: bool,
+    signals: signal_hook::iterator::Signals,
+) -> Result<sys::process::Exit> {
     let pid = started.pid;
     let winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>> = Default::default();
-    let signals = forward_signals(pid, winch_master.clone())?;
+    let signals = forward_signals(signals, pid, winch_master.clone());
     let mut output = None;
     let mut raw_mode = None;
     if let Some(master) = started.pty {
@@ -285,15 +292,22 @@ fn supervise(started: Started, interactive: bool) -> Result<sys::process::Exit> 
     Ok(exit?)
 }
 
+/// Catches the signals a user sends to `devbox run` (queued until
+/// forwarded).
+fn catch_signals() -> Result<signal_hook::iterator::Signals> {
+    use signal_hook::consts::*;
+    Ok(signal_hook::iterator::Signals::new([
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
+    ])?)
+}
+
 /// The signals a user sends to `devbox run` go to the container's PID 1.
 fn forward_signals(
+    mut signals: signal_hook::iterator::Signals,
     pid: sys::Pid,
     winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>>,
-) -> Result<signal_hook::iterator::Handle> {
+) -> signal_hook::iterator::Handle {
     use signal_hook::consts::*;
-    let mut signals = signal_hook::iterator::Signals::new([
-        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
-    ])?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for sig in signals.forever() {
@@ -310,5 +324,5 @@ fn forward_signals(
             let _ = sys::process::kill(pid, sig);
         }
     });
-    Ok(handle)
+    handle
 }
