@@ -112,11 +112,27 @@ impl Runtime<'_> {
             tty: false,
             interactive: false,
             auto_remove: false,
+            restart: Default::default(),
+            init: false,
+            stop_signal: None,
+            stop_timeout: None,
+            health: crate::spec::health::HealthOverrides {
+                disabled: true,
+                ..Default::default()
+            },
+            labels: Default::default(),
         };
         let (record, dirs) = create::create(self.store, &image, &request)?;
         let result = {
             let _redirect = Redirect::stdout(self.quiet)?;
-            launch::run_foreground(self.store, &self.mapping, self.host, &image, &record, &dirs)
+            launch::run_foreground(launch::Target {
+                store: self.store,
+                mapping: &self.mapping,
+                host: self.host,
+                image: &image,
+                record: &record,
+                dirs: &dirs,
+            })
         };
         let exit_code = match result {
             Ok(code) => code,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::dockerfile::instruction::{CommandLine, Healthcheck, Instruction, Step};
 use super::dockerfile::{ExpandError, Expander};
 use super::plan::{self, PlanError};
-use crate::image::oci::{HealthConfig, RunConfig};
+use crate::image::oci::{Healthcheck as HealthConfig, RunConfig};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StageError {
@@ -231,24 +231,27 @@ impl StageState {
             Instruction::Healthcheck(check) => {
                 let health = match check {
                     Healthcheck::None => HealthConfig {
-                        test: vec!["NONE".into()],
+                        test: Some(vec!["NONE".into()]),
                         ..HealthConfig::default()
                     },
                     Healthcheck::Check(h) => {
                         let nanos = |d: Option<std::time::Duration>| {
-                            d.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                            d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
                         };
                         HealthConfig {
-                            test: h.test.clone(),
+                            test: Some(h.test.clone()),
                             interval: nanos(h.interval),
                             timeout: nanos(h.timeout),
                             start_period: nanos(h.start_period),
                             start_interval: nanos(h.start_interval),
-                            retries: h.retries.map_or(0, u64::from),
+                            retries: h.retries,
                         }
                     }
                 };
-                let text = format!("HEALTHCHECK {}", json(&health.test));
+                let text = format!(
+                    "HEALTHCHECK {}",
+                    json(health.test.as_deref().unwrap_or_default())
+                );
                 self.config.healthcheck = Some(health);
                 text
             }
@@ -399,7 +402,7 @@ mod tests {
         assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
         assert_eq!(c.user.as_deref(), Some("1000:1000"));
         let h = c.healthcheck.as_ref().unwrap();
-        assert_eq!((h.interval, h.retries), (5_000_000_000, 2));
+        assert_eq!((h.interval, h.retries), (Some(5_000_000_000), Some(2)));
         assert_eq!(
             c.on_build.as_deref(),
             Some(&["RUN echo child".to_string()][..])

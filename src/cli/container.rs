@@ -11,6 +11,42 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Run the container in the background under a monitor and print its id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Restart policy: no, always, unless-stopped, on-failure[:N]
+    #[arg(long, default_value = "no", value_name = "POLICY")]
+    pub restart: crate::spec::restart::RestartPolicy,
+    /// Signal `stop` sends first (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// Run a small init as PID 1 that reaps zombies and passes signals on
+    #[arg(long)]
+    pub init: bool,
+    /// Command to run to check health (run by the monitor, inside the container)
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. `30s`, `500ms`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_interval: Option<std::time::Duration>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Time to initialize before failures count
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_start_period: Option<std::time::Duration>,
+    /// Maximum time one check may take
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub health_timeout: Option<std::time::Duration>,
+    /// Disable the image's HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// Set a label on the container
+    #[arg(short, long = "label", value_name = "K=V")]
+    pub label: Vec<String>,
     /// Keep stdin open (pipe it to the container)
     #[arg(short, long)]
     pub interactive: bool,
@@ -67,6 +103,9 @@ pub struct RmArgs {
     /// Kill a running container before removing it
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes too (accepted; devbox has none yet)
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers (names or id prefixes)
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -80,4 +119,170 @@ pub struct PsArgs {
     /// Only show container ids
     #[arg(short, long)]
     pub quiet: bool,
+    /// Filter: status=, name=, id=, label=K[=V], exited=N, ancestor=IMAGE, health=
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Output: `table`, `json`, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show the size of each container's writable layer
+    #[arg(short, long)]
+    pub size: bool,
+    /// Do not truncate ids and commands
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// Containers named by name, id or unique id prefix.
+#[derive(Debug, clap::Args)]
+pub struct ContainersArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Attach to the container's output and wait for it (runs it in the foreground)
+    #[arg(short, long)]
+    pub attach: bool,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the stop signal before SIGKILL
+    #[arg(short, long = "time", alias = "timeout", value_name = "SECONDS")]
+    pub time: Option<u64>,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KillArgs {
+    /// Signal to send (name or number)
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// Follow the output until the container stops
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines from the end (`all` for every line)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Only lines since a time (RFC 3339, Unix seconds, or a duration like `10m`)
+    #[arg(long)]
+    pub since: Option<String>,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Keep stdin open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set an environment variable
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: UID[:GID] or NAME[:GROUP]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Go template (`{{.State.Status}}`) or `json`
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Show sizes (accepted for Docker compatibility)
+    #[arg(short, long)]
+    pub size: bool,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// New restart policy
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<crate::spec::restart::RestartPolicy>,
+    #[command(flatten)]
+    pub containers: ContainersArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// The container (started with `run -d`); Ctrl-P Ctrl-Q detaches
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for ps(1) (default `-f`)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CpArgs {
+    /// `CONTAINER:PATH` or a host path
+    pub source: String,
+    /// `CONTAINER:PATH` or a host path
+    pub destination: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PortArgs {
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Show one sample and exit (accepted for Docker compatibility)
+    #[arg(long)]
+    pub no_stream: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune {
+        /// Do not ask for confirmation
+        #[arg(short, long)]
+        force: bool,
+    },
 }

@@ -11,6 +11,13 @@ pub enum InternalCommand {
         #[arg(long)]
         fd: i32,
     },
+    /// The monitor of a detached container: starts it, logs its output, restarts it
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        #[arg(long)]
+        fd: i32,
+        id: String,
+    },
     /// Runs inside the user namespace only: unpacks a layer tar with its owners
     #[command(name = "__unpack", hide = true)]
     Unpack {

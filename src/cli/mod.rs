@@ -62,11 +62,53 @@ pub enum StorageDriver {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
-    Run(container::RunArgs),
+    Run(Box<container::RunArgs>),
     /// Remove one or more containers
     Rm(container::RmArgs),
     /// List containers
     Ps(container::PsArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// Stop one or more running containers
+    Stop(container::StopArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Send a signal to running containers
+    Kill(container::KillArgs),
+    /// Show a container's output
+    Logs(container::LogsArgs),
+    /// Attach to a running container's input and output
+    Attach(container::AttachArgs),
+    /// Stop all processes of containers (SIGSTOP: no cgroup freezer here)
+    Pause(container::ContainersArgs),
+    /// Continue the processes of paused containers
+    Unpause(container::ContainersArgs),
+    /// Show the processes of a running container
+    Top(container::TopArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// Copy files between a container and the host
+    Cp(container::CpArgs),
+    /// Show the files a container added (A), changed (C) or deleted (D)
+    Diff(container::DiffArgs),
+    /// List a container's published ports
+    Port(container::PortArgs),
+    /// Resource usage of containers (needs a delegated cgroup)
+    Stats(container::StatsArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// Block until containers stop, then print their exit codes
+    Wait(container::ContainersArgs),
+    /// Run a command in a running container
+    Exec(container::ExecArgs),
+    /// Show low-level information on containers
+    Inspect(container::InspectArgs),
+    /// Change a container's restart policy
+    Update(container::UpdateArgs),
+    /// Manage devbox itself: start containers at boot, the login service
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Import a root filesystem tarball as a one-layer image
     Import(image::ImportArgs),
     /// List images

@@ -15,3 +15,18 @@ pub enum DoctorFormat {
     Table,
     Json,
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Start containers whose restart policy says so (always, unless-stopped) and whose monitor is gone
+    Boot,
+    /// The systemd user service that runs `devbox system boot` at login
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Write ~/.config/systemd/user/devbox-boot.service (enable it with systemctl --user)
+    Install,
+}

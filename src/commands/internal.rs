@@ -2,12 +2,16 @@
 
 use crate::cli::internal::InternalCommand;
 use crate::runtime::ipc::Channel;
-use crate::runtime::{init, userns};
+use crate::runtime::{init, monitor, userns};
 use crate::sys;
 
-pub fn run(role: InternalCommand) -> u8 {
+pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
     match role {
         InternalCommand::Init { fd } => init::main(fd),
+        InternalCommand::Monitor { fd, id } => {
+            let ctx = crate::context::Context::new(global);
+            monitor::main(&ctx.paths, &id, fd)
+        }
         InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
             let owners = owners_mappable();
             crate::image::layer::unpack(&tar, &dest, in_user_namespace(), owners)

@@ -4,29 +4,41 @@ use crate::cli::{Cli, Command, StorageDriver};
 use crate::context::Context;
 use crate::ui::diagnostics::{self, ExitStatus, UserError};
 
+mod attach;
 mod bootstrap;
 mod build;
 mod commit;
+mod container;
 mod doctor;
+mod each;
+mod exec;
 mod history;
 mod image;
 mod images;
 mod import;
 mod init;
+mod inspect;
 mod internal;
+mod kill;
+mod logs;
 mod ps;
 mod rm;
 mod rmi;
 mod run;
 mod save;
+mod start;
+mod stop;
+mod system;
 mod tag;
+mod update;
 mod volume;
+mod wait;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
 pub fn main(cli: Cli) -> std::process::ExitCode {
     // Child roles talk to their parent, not to the user.
     if let Command::Internal(role) = cli.command {
-        return std::process::ExitCode::from(internal::run(role));
+        return std::process::ExitCode::from(internal::run(role, &cli.global));
     }
     let ctx = Context::new(&cli.global);
     match dispatch(cli.command, &ctx) {
@@ -52,9 +64,29 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         );
     }
     match command {
-        Command::Run(args) => run::run(args, ctx),
+        Command::Run(args) => run::run(*args, ctx),
         Command::Rm(args) => rm::rm(args, ctx),
         Command::Ps(args) => ps::ps(args, ctx),
+        Command::Start(args) => start::start(args, ctx),
+        Command::Stop(args) => stop::stop(args, ctx),
+        Command::Restart(args) => stop::restart(args, ctx),
+        Command::Kill(args) => kill::kill(args, ctx),
+        Command::Logs(args) => logs::logs(args, ctx),
+        Command::Attach(args) => attach::attach(args, ctx),
+        Command::Pause(args) => container::pause(args, ctx, true),
+        Command::Unpause(args) => container::pause(args, ctx, false),
+        Command::Top(args) => container::top(args, ctx),
+        Command::Rename(args) => container::rename(args, ctx),
+        Command::Port(args) => container::port(args, ctx),
+        Command::Diff(args) => container::diff(args, ctx),
+        Command::Cp(args) => container::cp(args, ctx),
+        Command::Stats(args) => container::stats(args, ctx),
+        Command::Container(command) => container::container(command, ctx),
+        Command::Wait(args) => wait::wait(args, ctx),
+        Command::Exec(args) => exec::exec(args, ctx),
+        Command::Inspect(args) => inspect::inspect(args, ctx),
+        Command::Update(args) => update::update(args, ctx),
+        Command::System(command) => system::system(command, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
         Command::Image(command) => image::image(command, ctx),

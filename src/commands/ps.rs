@@ -1,47 +1,75 @@
-//! `devbox ps`.
+//! `devbox ps [-a] [-q] [-s] [--filter K=V] [--format F]`.
+
+use std::time::SystemTime;
 
 use crate::cli::container::PsArgs;
 use crate::context::Context;
-use crate::runtime::state::Status;
+use crate::runtime::inspect;
+use crate::spec::filter::{ContainerFilter, FilterFacts};
 use crate::ui::diagnostics::ExitStatus;
+use crate::ui::format::{Format, Template};
+
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 pub fn ps(args: PsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let filter = ContainerFilter::parse(&args.filter)?;
+    let format = Format::parse(args.format.as_deref())?;
     let store = ctx.store()?;
-    let containers = store.list_containers()?;
-    let shown = containers
-        .iter()
-        .rev()
-        .filter(|(_, state)| args.all || state.status == Status::Running);
+    let now = SystemTime::now();
+    // A filter on status shows stopped containers too (Docker).
+    let all = args.all || filter.names_status();
+    let mut rows = Vec::new();
+    for (record, state) in store.list_containers()?.iter().rev() {
+        let facts = FilterFacts {
+            id: &record.id,
+            name: &record.name,
+            status: state.status.as_str(),
+            exit_code: state.exit_code,
+            labels: &record.labels,
+            image: &record.image,
+            image_id: &record.image_id.to_string(),
+            health: state.health.as_ref().map_or("none", |h| h.status.as_str()),
+        };
+        if !(all || state.status.is_live()) || !filter.matches(&facts) {
+            continue;
+        }
+        let size = args.size.then(|| store.container_size(&record.id));
+        let mut row = inspect::ps_row(record, state, size, now);
+        if args.no_trunc {
+            row["ID"] = record.id.clone().into();
+        } else if let Some(cmd) = row["Command"].as_str().filter(|c| c.chars().count() > 22) {
+            let short: String = cmd.chars().take(20).collect();
+            row["Command"] = format!("{short}…\"").into();
+        }
+        rows.push(row);
+    }
     if args.quiet {
-        for (record, _) in shown {
-            ctx.printer.data(&record.id[..12]);
+        for row in &rows {
+            ctx.printer.data(row["ID"].as_str().unwrap_or_default());
         }
         return Ok(ExitStatus::Success);
     }
-    ctx.printer.data(format!(
-        "{:<14}{:<24}{:<26}{:<22}{}",
-        "CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "NAMES"
-    ));
-    for (record, state) in shown {
-        let mut command = format!("\"{}\"", record.spec.argv.join(" "));
-        if command.len() > 22 {
-            command.truncate(20);
-            command.push_str("…\"");
+    match format {
+        Format::Json => {
+            for row in &rows {
+                ctx.printer.data(serde_json::to_string(row)?);
+            }
         }
-        let status = match (state.status, state.exit_code) {
-            (Status::Exited, Some(code)) => format!("Exited ({code})"),
-            (Status::Exited, None) => "Exited (unknown)".to_string(),
-            (Status::Running, _) => "Up".to_string(),
-            (Status::Created, _) => "Created".to_string(),
-        };
-        ctx.printer.data(format!(
-            "{:<14}{:<24}{:<26}{:<22}{}",
-            &record.id[..12],
-            record.image,
-            command,
-            status,
-            record.name
-        ));
+        Format::Template(template) => {
+            for line in template.render_rows(&rows) {
+                ctx.printer.data(line);
+            }
+        }
+        Format::Table => {
+            let mut table = DEFAULT_TABLE.to_string();
+            if args.size {
+                table.push_str("\t{{.Size}}");
+            }
+            for line in Template::parse(&table)?.render_rows(&rows) {
+                ctx.printer.data(line.trim_end());
+            }
+        }
     }
     Ok(ExitStatus::Success)
 }

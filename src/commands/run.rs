@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::cli::container::{NetworkMode, RunArgs};
 use crate::context::Context;
-use crate::runtime::{create, launch, remove, userns, RuntimeError};
+use crate::runtime::{create, launch, monitor, remove, userns, RuntimeError};
 use crate::spec::container::{parse_entrypoint, Network};
 use crate::spec::{env, mount, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
@@ -54,11 +54,39 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         tty: args.tty,
         interactive: args.interactive,
         auto_remove: args.rm,
+        restart: args.restart,
+        init: args.init,
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
+        health: crate::spec::health::HealthOverrides {
+            cmd: args.health_cmd.clone(),
+            interval: args.health_interval,
+            timeout: args.health_timeout,
+            start_period: args.health_start_period,
+            retries: args.health_retries,
+            disabled: args.no_healthcheck,
+        },
+        labels: args
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l.clone(), String::new()),
+            })
+            .collect(),
     })
 }
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let request = request(&args)?;
+    if args.rm && args.restart != crate::spec::restart::RestartPolicy::No {
+        return Err(UserError::new("conflicting options: --restart and --rm").into());
+    }
+    if let Some(signal) = &request.stop_signal {
+        if crate::sys::process::signal_number(signal).is_none() {
+            return Err(UserError::new(format!("invalid --stop-signal `{signal}`")).into());
+        }
+    }
     for bind in &request.binds {
         // Docker creates a missing host directory for `-v`.
         if !bind.source.exists() {
@@ -74,7 +102,22 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ctx.printer.warn(warning);
     }
     let (record, dirs) = create::create(&store, &image, &request)?;
-    let result = launch::run_foreground(&store, &mapping, &ctx.paths.host, &image, &record, &dirs);
+    let result = if args.detach {
+        monitor::start_detached(&ctx.paths, &record.id).map(|()| 0)
+    } else {
+        launch::run_foreground(launch::Target {
+            store: &store,
+            mapping: &mapping,
+            host: &ctx.paths.host,
+            image: &image,
+            record: &record,
+            dirs: &dirs,
+        })
+    };
+    if args.detach && result.is_ok() {
+        ctx.printer.data(&record.id);
+        return Ok(ExitStatus::Success);
+    }
     if args.rm {
         if let Err(cleanup) = remove::remove_container(&store, &mapping, &record.id, true) {
             // Report the cleanup error after the original one (STYLE rule 7).

@@ -151,29 +151,32 @@ pub struct RunConfig {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub healthcheck: Option<HealthConfig>,
+    pub healthcheck: Option<Healthcheck>,
 }
 
-/// Docker's `Healthcheck` config: `Test` is `["NONE"]`, `["CMD", args...]`
-/// or `["CMD-SHELL", command]`; durations in nanoseconds, 0 = inherit.
+/// HEALTHCHECK in an image config (Docker's keys; durations in nanoseconds).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HealthConfig {
-    #[serde(rename = "Test", default, skip_serializing_if = "Vec::is_empty")]
-    pub test: Vec<String>,
-    #[serde(rename = "Interval", default, skip_serializing_if = "is_zero")]
-    pub interval: u64,
-    #[serde(rename = "Timeout", default, skip_serializing_if = "is_zero")]
-    pub timeout: u64,
-    #[serde(rename = "StartPeriod", default, skip_serializing_if = "is_zero")]
-    pub start_period: u64,
-    #[serde(rename = "StartInterval", default, skip_serializing_if = "is_zero")]
-    pub start_interval: u64,
-    #[serde(rename = "Retries", default, skip_serializing_if = "is_zero")]
-    pub retries: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+pub struct Healthcheck {
+    #[serde(rename = "Test", default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<Vec<String>>,
+    #[serde(rename = "Interval", default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    #[serde(rename = "Timeout", default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    #[serde(
+        rename = "StartPeriod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_period: Option<i64>,
+    #[serde(
+        rename = "StartInterval",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_interval: Option<i64>,
+    #[serde(rename = "Retries", default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -203,7 +203,7 @@ pub fn serve_role() -> u8 {
             }
             Ok(Request::Join { pid }) => {
                 // Before any thread starts: joining a user namespace needs one thread.
-                if let Err(e) = sys::ns::join(pid, &[sys::ns::Kind::User, sys::ns::Kind::Net]) {
+                if let Err(e) = sys::ns::join_some(Path::new("/proc"), pid, &["user", "net"]) {
                     reply(Reply::Error(e.to_string()));
                     return 1;
                 }

@@ -28,6 +28,12 @@ pub struct Request {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    pub restart: crate::spec::restart::RestartPolicy,
+    pub init: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
+    pub health: crate::spec::health::HealthOverrides,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Randomness for ids and names; a failure is an error, never zeros (which
@@ -79,7 +85,21 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         interactive: request.interactive,
         binds: request.binds.clone(),
         auto_remove: request.auto_remove,
+        init: request.init,
     })
+}
+
+fn healthcheck(
+    image: &Image,
+    flags: &crate::spec::health::HealthOverrides,
+) -> Option<crate::spec::health::HealthConfig> {
+    let check = image.config.config.healthcheck.clone().unwrap_or_default();
+    crate::spec::health::resolve(
+        check.test.as_deref(),
+        [check.interval, check.timeout, check.start_period],
+        check.retries,
+        flags,
+    )
 }
 
 /// Creates the container in the store.
@@ -104,6 +124,14 @@ pub fn create(
         image: request.image_name.clone(),
         image_id: image.id.clone(),
         spec,
+        restart: request.restart,
+        stop_signal: request
+            .stop_signal
+            .clone()
+            .or_else(|| image.config.config.stop_signal.clone()),
+        stop_timeout: request.stop_timeout,
+        labels: request.labels.clone(),
+        healthcheck: healthcheck(image, &request.health),
     };
     let dirs = match store.create_container(&record, &State::created()) {
         Err(crate::store::StoreError::NameInUse { .. }) if request.name.is_none() => {

@@ -17,7 +17,7 @@ use crate::spec::user;
 use crate::sys::{self, mount::Flags};
 
 /// A failure before exec: what kind (for the exit code) and why.
-type Failure = (ExecFailure, String);
+pub type Failure = (ExecFailure, String);
 
 fn setup(msg: impl std::fmt::Display) -> Failure {
     (ExecFailure::Setup, msg.to_string())
@@ -31,7 +31,14 @@ pub fn main(fd: i32) -> u8 {
         Ok(sock) => Channel { sock },
         Err(_) => return 125,
     };
-    let Err((kind, message)) = run(&channel);
+    let (kind, message) = match run(&channel) {
+        Ok((child, signals)) => {
+            // `--init`: the command runs as our child; we stay PID 1.
+            drop(channel);
+            return reap(child, signals);
+        }
+        Err(failure) => failure,
+    };
     let code = match kind {
         ExecFailure::NotFound => 127,
         ExecFailure::NotExecutable => 126,
@@ -41,7 +48,9 @@ pub fn main(fd: i32) -> u8 {
     code
 }
 
-fn run(channel: &Channel) -> Result<Infallible, Failure> {
+/// Builds the container and execs the command; returns only with `--init`,
+/// with the command started as our child and the signals to forward.
+fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), Failure> {
     let spec = match channel.recv::<ToInit>("parent").map_err(setup)? {
         Some((ToInit::Spec(spec), _)) => *spec,
         _ => return Err(setup("the parent sent no container spec")),
@@ -78,14 +87,84 @@ fn run(channel: &Channel) -> Result<Infallible, Failure> {
     }
     let mut groups = vec![user.gid];
     groups.extend(&user.additional_gids);
+    if spec.run.init {
+        return spawn_under_reaper(&spec, &env, &user, groups);
+    }
     sys::ids::switch_user(user.uid, user.gid, &groups, spec.can_setgroups).map_err(setup)?;
+    // The command dies with its owner (the monitor, or `devbox run`): a
+    // container nobody watches would hold its state hostage. Set after the
+    // user switch, which clears it.
+    sys::process::set_parent_death_signal(sys::process::SIGKILL).map_err(setup)?;
     std::env::set_current_dir(&spec.run.workdir).map_err(|e| {
         setup(format!(
             "cannot enter working directory {}: {e}",
             spec.run.workdir
         ))
     })?;
-    exec(&spec.run.argv, &env)
+    match exec(&spec.run.argv, &env)? {}
+}
+
+/// `--init`: starts the command as a child that switches to the user and
+/// execs, while this process stays PID 1 to reap zombies and pass signals on.
+fn spawn_under_reaper(
+    spec: &InitSpec,
+    env: &Environment,
+    user: &user::ResolvedUser,
+    groups: Vec<u32>,
+) -> Result<(sys::Pid, signal_hook::iterator::Signals), Failure> {
+    use signal_hook::consts::*;
+    let program = find_program(&spec.run.argv[0], env)?;
+    let cstring = |s: &[u8]| CString::new(s).map_err(|_| setup("argument contains a NUL byte"));
+    let command = sys::process::CommandSpec {
+        path: cstring(program.as_os_str().as_bytes())?,
+        argv: spec
+            .run
+            .argv
+            .iter()
+            .map(|a| cstring(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        envp: env
+            .to_list()
+            .iter()
+            .map(|a| cstring(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        cwd: cstring(spec.run.workdir.as_bytes())?,
+        uid: user.uid,
+        gid: user.gid,
+        groups,
+        set_groups: spec.can_setgroups,
+        terminal: None,
+        stdin: None,
+        orphan: false,
+    };
+    sys::process::set_parent_death_signal(sys::process::SIGKILL).map_err(setup)?;
+    // Registered before the child exists, so no signal is lost.
+    let signals = signal_hook::iterator::Signals::new([
+        SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+    ])
+    .map_err(setup)?;
+    sys::process::set_cloexec_from(3);
+    sys::process::set_name("devbox:[reaper]");
+    let child = sys::process::spawn_command(&command).map_err(setup)?;
+    Ok((child, signals))
+}
+
+/// PID 1 with `--init`: forwards signals to the command, reaps every
+/// orphan, and ends with the command's exit code.
+fn reap(child: sys::Pid, mut signals: signal_hook::iterator::Signals) -> u8 {
+    loop {
+        for signal in signals.wait() {
+            if signal != signal_hook::consts::SIGCHLD {
+                let _ = sys::process::kill(child, signal);
+                continue;
+            }
+            while let Some((pid, exit)) = sys::process::reap_any() {
+                if pid == child {
+                    return u8::try_from(exit.as_code().clamp(0, 255)).unwrap_or(255);
+                }
+            }
+        }
+    }
 }
 
 /// Sets up the container's stdin/stdout/stderr: a pty from the container's
@@ -109,23 +188,7 @@ fn stdio(spec: &InitSpec, channel: &Channel) -> Result<(), Failure> {
 
 fn exec(argv: &[String], env: &Environment) -> Result<Infallible, Failure> {
     let program = &argv[0];
-    let path = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        let search = env
-            .get("PATH")
-            .unwrap_or(crate::spec::container::DEFAULT_PATH);
-        search
-            .split(':')
-            .map(|dir| Path::new(dir).join(program))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                (
-                    ExecFailure::NotFound,
-                    format!("exec: \"{program}\": executable file not found in $PATH"),
-                )
-            })?
-    };
+    let path = find_program(program, env)?;
     let cstring = |s: &[u8]| CString::new(s).map_err(|_| setup("argument contains a NUL byte"));
     let path_c = cstring(path.as_os_str().as_bytes())?;
     let argv_c = argv
@@ -151,6 +214,27 @@ fn exec(argv: &[String], env: &Environment) -> Result<Infallible, Failure> {
         other => other.desc().to_lowercase(),
     };
     Err((kind, format!("exec: \"{program}\": {reason}")))
+}
+
+/// Where the command is: a path as given, else the first match in the
+/// environment's PATH (inside the container's root).
+pub fn find_program(program: &str, env: &Environment) -> Result<PathBuf, Failure> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let search = env
+        .get("PATH")
+        .unwrap_or(crate::spec::container::DEFAULT_PATH);
+    search
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            (
+                ExecFailure::NotFound,
+                format!("exec: \"{program}\": executable file not found in $PATH"),
+            )
+        })
 }
 
 #[derive(Clone, Copy)]

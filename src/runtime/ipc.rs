@@ -25,10 +25,40 @@ pub enum ExecFailure {
     Setup,
 }
 
+impl ExecFailure {
+    /// The kind of a start error, for a report across a channel.
+    pub fn of(error: &super::RuntimeError) -> ExecFailure {
+        match error {
+            super::RuntimeError::Exec {
+                not_found: true, ..
+            } => ExecFailure::NotFound,
+            super::RuntimeError::Exec { .. } => ExecFailure::NotExecutable,
+            _ => ExecFailure::Setup,
+        }
+    }
+
+    /// The error a reported failure stands for.
+    pub fn into_error(self, message: String) -> super::RuntimeError {
+        match self {
+            ExecFailure::Setup => super::RuntimeError::Setup(message),
+            ExecFailure::NotFound => super::RuntimeError::Exec {
+                message,
+                not_found: true,
+            },
+            ExecFailure::NotExecutable => super::RuntimeError::Exec {
+                message,
+                not_found: false,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToParent {
     /// The pty master of the container's terminal is attached.
     Pty,
+    /// From a monitor: the container's command runs.
+    Started,
     Failed {
         kind: ExecFailure,
         message: String,

@@ -43,20 +43,56 @@ fn write_etc_files(
     Ok(files)
 }
 
-/// Runs a created container in the foreground and returns its exit code.
-pub fn run_foreground(
+/// A container ready to start: what init is sent, and what the parent
+/// sets up around it. Computed before any process exists.
+pub struct Prepared {
+    init: InitSpec,
+    namespaces: Namespaces,
+    slirp_binary: Option<PathBuf>,
+}
+
+/// The image layers under the container's own upper dir: the lower dirs of
+/// its root filesystem, top layer first, relative to the store's layers dir.
+/// This is the one place that decides how the rootfs is made (the storage
+/// driver seam).
+fn rootfs_mount(
     store: &Store,
-    mapping: &IdMapping,
-    host: &HostPaths,
     image: &Image,
-    record: &ContainerRecord,
     dirs: &ContainerDirs,
-) -> Result<i32> {
-    let Some(_owner) = Lock::try_exclusive(&dirs.lock())? else {
-        return Err(RuntimeError::Running {
-            id: record.id.clone(),
-        });
-    };
+) -> (PathBuf, Vec<String>, PathBuf, PathBuf) {
+    let lowers: Vec<String> = image
+        .config
+        .rootfs
+        .diff_ids
+        .iter()
+        .rev()
+        .map(|d| format!("{}/diff", d.hex()))
+        .collect();
+    (store.layers_dir(), lowers, dirs.upper(), dirs.work())
+}
+
+/// A container to start and what starting it needs.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub store: &'a Store,
+    pub mapping: &'a IdMapping,
+    pub host: &'a HostPaths,
+    pub image: &'a Image,
+    pub record: &'a ContainerRecord,
+    pub dirs: &'a ContainerDirs,
+}
+
+/// Works out everything a start needs: the network helper, /etc files and
+/// the mount plan.
+pub fn prepare(target: Target) -> Result<Prepared> {
+    let Target {
+        store,
+        mapping,
+        host,
+        image,
+        record,
+        dirs,
+    } = target;
     let spec = &record.spec;
     let slirp_binary = match spec.network {
         Network::Slirp4netns => Some(
@@ -66,28 +102,13 @@ pub fn run_foreground(
         _ => None,
     };
     let etc = write_etc_files(dirs, record, host)?;
-    let lowers: Vec<String> = image
-        .config
-        .rootfs
-        .diff_ids
-        .iter()
-        .rev()
-        .map(|d| format!("{}/diff", d.hex()))
-        .collect();
     let in_userns = !matches!(mapping, IdMapping::Root);
     let ids = IdsInside {
         in_user_namespace: in_userns,
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
-    let mounts = plan::mount_plan(
-        store.layers_dir(),
-        lowers,
-        dirs.upper(),
-        dirs.work(),
-        &etc,
-        spec,
-        ids,
-    );
+    let (layers_dir, lowers, upper, work) = rootfs_mount(store, image, dirs);
+    let mounts = plan::mount_plan(layers_dir, lowers, upper, work, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),
         rootfs: dirs.rootfs(),
@@ -103,109 +124,190 @@ pub fn run_foreground(
         ipc: true,
         net: spec.network != Network::Host,
     };
-    let child = userns::spawn(mapping, namespaces, &[OsString::from("__init")])?;
-    let pid = child.pid;
-    let mut state = State::created();
-    state.running(pid.as_raw(), state::now());
-    store.save_state(&record.id, &state)?;
+    Ok(Prepared {
+        init,
+        namespaces,
+        slirp_binary,
+    })
+}
 
-    let outcome = supervise(&child, init, slirp_binary);
-    let (failure, exit) = match outcome {
-        Ok(done) => done,
+/// A container whose command is running (init has exec'd it).
+pub struct Started {
+    pub pid: sys::Pid,
+    /// The master of the container's terminal, with `-t`.
+    pub pty: Option<OwnedFd>,
+    /// The network helper; it ends when this is dropped.
+    _slirp: Option<slirp::Slirp>,
+}
+
+/// Starts init in new namespaces, hands it the spec, brings up the network
+/// and waits until the command is exec'd. `stdio` are the command's fds 0-2
+/// (a detached container's pipes); `None` inherits ours. On failure nothing
+/// is left running (fail fast, STYLE rule 7).
+pub fn start(
+    mapping: &IdMapping,
+    prepared: Prepared,
+    stdio: Option<[&OwnedFd; 3]>,
+) -> Result<Started> {
+    let child = userns::spawn_with_stdio(
+        mapping,
+        prepared.namespaces,
+        &[OsString::from("__init")],
+        stdio,
+    )?;
+    let pid = child.pid;
+    match hand_over(&child, prepared.init, prepared.slirp_binary) {
+        Ok((None, pty, slirp)) => Ok(Started {
+            pid,
+            pty,
+            _slirp: slirp,
+        }),
+        Ok((Some((kind, message)), _, _)) => {
+            let _ = sys::process::wait_exit(pid);
+            Err(kind.into_error(message))
+        }
         Err(e) => {
-            // Fail fast: never leave a half-configured container running.
             let _ = sys::process::kill(pid, sys::process::SIGKILL);
-            let exit = sys::process::wait_exit(pid).ok();
-            state.exited(exit.map(|e| e.as_code()), state::now());
+            let _ = sys::process::wait_exit(pid);
+            Err(e)
+        }
+    }
+}
+
+/// Takes the container's lock, which says it runs (DESIGN.md). A reader
+/// (`ps`) holds it shared for an instant, so a busy lock is asked again a
+/// few times before it means "running".
+pub fn take_ownership(record: &ContainerRecord, dirs: &ContainerDirs) -> Result<Lock> {
+    for _ in 0..20 {
+        if let Some(lock) = Lock::try_exclusive(&dirs.lock())? {
+            return Ok(lock);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(RuntimeError::Running {
+        id: record.id.clone(),
+    })
+}
+
+/// Runs a created container in the foreground and returns its exit code.
+pub fn run_foreground(target: Target) -> Result<i32> {
+    let Target {
+        store,
+        mapping,
+        record,
+        dirs,
+        ..
+    } = target;
+    let _owner = take_ownership(record, dirs)?;
+    let prepared = prepare(target)?;
+    let interactive = record.spec.interactive;
+    let mut state = State::created();
+    // Caught from before the start, so a signal sent as soon as the command
+    // runs is passed on rather than ending us (forwarded once its pid is known).
+    let signals = catch_signals()?;
+    let started = match start(mapping, prepared, None) {
+        Ok(started) => started,
+        Err(e) => {
+            state.error = Some(e.to_string());
+            state.exited(None, state::now());
             store.save_state(&record.id, &state)?;
             return Err(e);
         }
     };
-    state.exited(Some(exit.as_code()), state::now());
+    state.running(started.pid.as_raw(), state::now());
     store.save_state(&record.id, &state)?;
-    match failure {
-        Some((kind, message)) => Err(match kind {
-            ExecFailure::Setup => RuntimeError::Setup(message),
-            ExecFailure::NotFound => RuntimeError::Exec {
-                message,
-                not_found: true,
-            },
-            ExecFailure::NotExecutable => RuntimeError::Exec {
-                message,
-                not_found: false,
-            },
-        }),
-        None => Ok(exit.as_code()),
-    }
+    let exit = supervise(started, interactive, signals);
+    state.exited(exit.as_ref().ok().map(|e| e.as_code()), state::now());
+    store.save_state(&record.id, &state)?;
+    Ok(exit?.as_code())
 }
 
-/// Init's failure report (if any) and how the container's process ended.
-type Outcome = (Option<(ExecFailure, String)>, sys::process::Exit);
+type HandOver = (
+    Option<(ExecFailure, String)>,
+    Option<OwnedFd>,
+    Option<slirp::Slirp>,
+);
 
-/// Sends the spec, brings up the network, forwards signals and the terminal
-/// while the container runs. Returns init's failure, if it reported one.
-fn supervise(
+/// Sends the spec, brings up the network, and reads init's messages until
+/// it execs (the channel closes): the pty master with `-t`, or a failure.
+fn hand_over(
     child: &userns::Child,
     init: InitSpec,
     slirp_binary: Option<PathBuf>,
-) -> Result<Outcome> {
+) -> Result<HandOver> {
     let channel = &child.channel;
-    let pid = child.pid;
-    let interactive = init.run.interactive;
     let setup = |e: super::ipc::IpcError| RuntimeError::Setup(e.to_string());
     channel
         .send(&ToInit::Spec(Box::new(init)), &[])
         .map_err(setup)?;
-    let _slirp = match &slirp_binary {
+    let slirp = match &slirp_binary {
         Some(binary) => {
-            let slirp = slirp::start(binary, pid.as_raw())?;
+            let slirp = slirp::start(binary, child.pid.as_raw())?;
             // init may already have failed and gone; its message follows.
             let _ = channel.send(&ToInit::NetworkReady, &[]);
             Some(slirp)
         }
         None => None,
     };
-    let winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>> = Default::default();
-    let signals = forward_signals(pid, winch_master.clone())?;
     let mut failure = None;
-    let mut output = None;
-    let mut raw_mode = None;
+    let mut pty = None;
     while let Some((msg, mut fds)) = channel.recv::<ToParent>("container").map_err(setup)? {
         match msg {
-            ToParent::Pty => {
-                let Some(master) = fds.pop() else { continue };
-                if let Ok(copy) = master.try_clone() {
-                    *winch_master.lock().unwrap_or_else(|e| e.into_inner()) = Some(copy);
-                }
-                let stdin = std::io::stdin();
-                if interactive && sys::tty::is_terminal(std::os::fd::AsFd::as_fd(&stdin)) {
-                    raw_mode = sys::tty::RawMode::enter_stdin().ok();
-                }
-                output = Some(stdio::pump_pty(master, interactive)?);
-            }
+            ToParent::Pty => pty = fds.pop(),
             ToParent::Failed { kind, message } => failure = Some((kind, message)),
+            ToParent::Started => {}
         }
     }
-    // The channel closed: init exec'd the command (or died). Wait for the
-    // command while the signal thread and the pty pump run.
+    Ok((failure, pty, slirp))
+}
+
+/// Forwards signals and the terminal while the command runs in the
+/// foreground; returns how it ended.
+fn supervise(
+    started: Started,
+    interactive: bool,
+    signals: signal_hook::iterator::Signals,
+) -> Result<sys::process::Exit> {
+    let pid = started.pid;
+    let winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>> = Default::default();
+    let signals = forward_signals(signals, pid, winch_master.clone());
+    let mut output = None;
+    let mut raw_mode = None;
+    if let Some(master) = started.pty {
+        if let Ok(copy) = master.try_clone() {
+            *winch_master.lock().unwrap_or_else(|e| e.into_inner()) = Some(copy);
+        }
+        let stdin = std::io::stdin();
+        if interactive && sys::tty::is_terminal(std::os::fd::AsFd::as_fd(&stdin)) {
+            raw_mode = sys::tty::RawMode::enter_stdin().ok();
+        }
+        output = Some(stdio::pump_pty(master, interactive)?);
+    }
     let exit = sys::process::wait_exit(pid);
     if let Some(output) = output {
         let _ = output.join();
     }
     drop(raw_mode);
     signals.close();
-    Ok((failure, exit?))
+    Ok(exit?)
+}
+
+/// Catches the signals a user sends to `devbox run` (queued until
+/// forwarded).
+fn catch_signals() -> Result<signal_hook::iterator::Signals> {
+    use signal_hook::consts::*;
+    Ok(signal_hook::iterator::Signals::new([
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
+    ])?)
 }
 
 /// The signals a user sends to `devbox run` go to the container's PID 1.
 fn forward_signals(
+    mut signals: signal_hook::iterator::Signals,
     pid: sys::Pid,
     winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>>,
-) -> Result<signal_hook::iterator::Handle> {
+) -> signal_hook::iterator::Handle {
     use signal_hook::consts::*;
-    let mut signals = signal_hook::iterator::Signals::new([
-        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
-    ])?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for sig in signals.forever() {
@@ -222,5 +324,5 @@ fn forward_signals(
             let _ = sys::process::kill(pid, sig);
         }
     });
-    Ok(handle)
+    handle
 }

@@ -2,12 +2,22 @@
 //! namespaces and maps ids, and the init side that builds the container's
 //! filesystem view and execs the command.
 
+pub mod attach;
+pub mod copy;
 pub mod create;
+pub mod diff;
+pub mod exec;
+pub mod health;
 pub mod idmap;
 pub mod init;
+pub mod inspect;
 pub mod ipc;
 pub mod launch;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
 pub mod plan;
+pub mod processes;
 pub mod remove;
 pub mod state;
 pub mod stdio;
@@ -40,6 +50,8 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
     #[error("container {id} is running")]
     Running { id: String },
+    #[error("container {id} is not running")]
+    NotRunning { id: String },
 }
 
 impl Hint for RuntimeError {

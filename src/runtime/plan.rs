@@ -22,6 +22,9 @@ pub struct RunSpec {
     pub interactive: bool,
     pub binds: Vec<BindMount>,
     pub auto_remove: bool,
+    /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -212,6 +215,7 @@ mod tests {
             interactive: false,
             binds,
             auto_remove: true,
+            init: false,
         }
     }
 

@@ -58,10 +58,10 @@ pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: boo
     if !state.status.can_remove(force) {
         return Err(RuntimeError::Running { id: id.to_string() });
     }
-    if state.status.is_live() {
-        if let Some(pid) = state.pid {
-            sys::process::kill(sys::Pid::from_raw(pid), sys::process::SIGKILL)?;
-        }
+    if force && Lock::is_held(&dirs.lock()) {
+        // The monitor must not restart what we kill.
+        super::lifecycle::mark_stopped_by_user(&dirs)?;
+        super::lifecycle::kill_until_released(store, id, &dirs)?;
     }
     // Wait for the owner (foreground run or monitor) to let go.
     let _owner_gone = Lock::exclusive(&dirs.lock())?;

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     Created,
     Running,
+    /// Running, with its processes stopped (`pause`).
+    Paused,
     Exited,
 }
 
@@ -14,7 +16,7 @@ impl Status {
     /// A status that claims a process exists; only true while the owner
     /// holds the container's lock.
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Running)
+        matches!(self, Status::Running | Status::Paused)
     }
 
     pub fn can_start(self) -> bool {
@@ -29,6 +31,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Exited => "exited",
         }
     }
@@ -46,6 +49,15 @@ pub struct State {
     pub finished_at: Option<String>,
     /// Why the last start failed, for `inspect`.
     pub error: Option<String>,
+    /// How often the monitor restarted the command (`RestartCount`).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The boot the state was written in: after a reboot nothing runs.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// `State.Health` while a healthcheck runs.
+    #[serde(default)]
+    pub health: Option<crate::spec::health::Health>,
 }
 
 impl State {
@@ -57,6 +69,9 @@ impl State {
             started_at: None,
             finished_at: None,
             error: None,
+            restart_count: 0,
+            boot_id: None,
+            health: None,
         }
     }
 
@@ -67,6 +82,7 @@ impl State {
         self.started_at = Some(now);
         self.finished_at = None;
         self.error = None;
+        self.boot_id = boot_id();
     }
 
     pub fn exited(&mut self, code: Option<i32>, now: String) {
@@ -82,6 +98,13 @@ impl State {
         self.pid = None;
         self.exit_code = None;
     }
+}
+
+/// This boot of the machine (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Now, as RFC 3339 with nanoseconds (Docker's format).

@@ -3,6 +3,7 @@
 //! (unpacking layers with their owners, removing trees they own).
 
 use std::ffi::{CString, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 
 use super::idmap::{self, IdMapping};
@@ -61,6 +62,16 @@ pub struct Child {
 /// Starts `devbox <role args> --fd N` in `namespaces`, writes the id
 /// mapping, and opens the gate.
 pub fn spawn(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) -> Result<Child> {
+    spawn_with_stdio(mapping, namespaces, role, None)
+}
+
+/// [`spawn`], with the child's stdin, stdout and stderr given.
+pub fn spawn_with_stdio(
+    mapping: &IdMapping,
+    namespaces: Namespaces,
+    role: &[OsString],
+    stdio: Option<[&OwnedFd; 3]>,
+) -> Result<Child> {
     let (parent_end, child_end) = sys::ipc::seqpacket_pair()?;
     sys::ipc::set_inheritable(&child_end)?;
     let exe = std::env::current_exe()?;
@@ -84,8 +95,9 @@ pub fn spawn(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) -> 
             CString::new(kv).ok()
         })
         .collect();
-    let pid =
-        sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end).map_err(|e| {
+    let stdio = stdio.map(|fds| fds.map(std::os::fd::AsRawFd::as_raw_fd));
+    let pid = sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end, stdio)
+        .map_err(|e| {
             if namespaces.user {
                 RuntimeError::UserNamespace(e)
             } else {

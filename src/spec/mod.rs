@@ -4,7 +4,10 @@
 
 pub mod container;
 pub mod env;
+pub mod filter;
+pub mod health;
 pub mod ids;
 pub mod mount;
 pub mod port;
+pub mod restart;
 pub mod user;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::atomic::Durability;
 use super::lock::Lock;
 use super::{atomic, Result, Store, StoreError};
-use crate::runtime::state::State;
+use crate::runtime::state::{State, Status};
 
 /// What a container was created with; written once at create.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +20,22 @@ pub struct ContainerRecord {
     pub image: String,
     pub image_id: crate::image::Digest,
     pub spec: crate::runtime::plan::RunSpec,
+    /// `--restart`; changed later only by `update --restart`.
+    #[serde(default)]
+    pub restart: crate::spec::restart::RestartPolicy,
+    /// `--stop-signal` or the image's STOPSIGNAL, sent by `stop` (SIGTERM
+    /// when absent).
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits when not given `-t`.
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
+    /// `--label K=V`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The image's HEALTHCHECK or `--health-*`; run by the monitor.
+    #[serde(default)]
+    pub healthcheck: Option<crate::spec::health::HealthConfig>,
 }
 
 /// The directories and files of one container.
@@ -50,6 +66,19 @@ impl ContainerDirs {
     }
     pub fn etc(&self) -> PathBuf {
         self.dir.join("etc")
+    }
+    /// The output of a detached container (podman's k8s-file format).
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("container.log")
+    }
+    /// Present while the container is paused.
+    pub fn paused(&self) -> PathBuf {
+        self.dir.join("paused")
+    }
+    /// Present when the user stopped the container (`stop`, `kill`,
+    /// `rm -f`): the restart policy must not start it again.
+    pub fn stop_requested(&self) -> PathBuf {
+        self.dir.join("stop-requested")
     }
 }
 
@@ -126,16 +155,49 @@ impl Store {
                 path: dirs.state(),
                 reason: e.to_string(),
             })?;
-        // Liveness is the owner's lock, not "the pid exists" (DESIGN.md).
-        if state.status.is_live() && !Lock::is_held(&dirs.lock()) {
+        // Liveness is the owner's lock, not "the pid exists" (DESIGN.md);
+        // after a reboot nothing runs, whatever the state says.
+        let rebooted = state.boot_id.is_some() && state.boot_id != crate::runtime::state::boot_id();
+        if state.status.is_live() && (rebooted || !Lock::is_held(&dirs.lock())) {
             state.mark_lost();
         }
+        if state.status == Status::Running && dirs.paused().exists() {
+            state.status = Status::Paused;
+        }
         Ok((record, state))
+    }
+
+    /// Rewrites a container's record (`update`, `rename`) under the store
+    /// lock.
+    pub fn save_record(&self, record: &ContainerRecord) -> Result<()> {
+        let _lock = Lock::exclusive(&self.lock_path())?;
+        atomic::write_json(
+            &self.container_dirs(&record.id).config(),
+            record,
+            Durability::Crash,
+        )?;
+        Ok(())
     }
 
     pub fn save_state(&self, id: &str, state: &State) -> Result<()> {
         atomic::write_json(&self.container_dirs(id).state(), state, Durability::Crash)?;
         Ok(())
+    }
+
+    /// The bytes in a container's writable layer (`ps -s`).
+    pub fn container_size(&self, id: &str) -> u64 {
+        fn walk(path: &std::path::Path) -> u64 {
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
+                return 0;
+            };
+            if !meta.is_dir() {
+                return meta.len();
+            }
+            std::fs::read_dir(path)
+                .map(|entries| entries.flatten().map(|e| walk(&e.path())).sum())
+                .unwrap_or(0)
+        }
+        walk(&self.container_dirs(id).upper())
     }
 
     /// Every container id, oldest first.
@@ -199,6 +261,31 @@ impl Store {
             fs_err::remove_file(&link)?;
         }
         Ok(())
+    }
+
+    /// Gives container `id` the name `new`: the new name is reserved first
+    /// (atomically), then the record changes, then the old name is freed.
+    pub fn rename_container(&self, id: &str, new: &str) -> Result<()> {
+        let (mut record, _) = self.load_container(id)?;
+        let link = self.names_dir().join(new);
+        if let Err(e) = std::os::unix::fs::symlink(id, &link) {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                let owner = std::fs::read_link(&link)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(StoreError::NameInUse {
+                    name: new.to_string(),
+                    id: owner,
+                });
+            }
+            return Err(e.into());
+        }
+        let old = std::mem::replace(&mut record.name, new.to_string());
+        if let Err(e) = self.save_record(&record) {
+            let _ = std::fs::remove_file(&link);
+            return Err(e);
+        }
+        self.release_name(&old, id)
     }
 
     /// A container directory moved aside for deletion: once renamed it is no

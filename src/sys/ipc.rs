@@ -122,3 +122,30 @@ pub fn wait_readable(fd: &OwnedFd, timeout_ms: u16) -> Result<bool> {
         }
     }
 }
+
+/// Waits until one of `fds` is readable or hung up, or `timeout_ms` passes
+/// (-1: forever). Returns which are ready.
+pub fn poll_readable(fds: &[std::os::fd::BorrowedFd<'_>], timeout_ms: i32) -> Result<Vec<bool>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut polls: Vec<PollFd> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    let timeout = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE);
+    loop {
+        match poll(&mut polls, timeout) {
+            Ok(_) => break,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(SysError::new("poll", "pipes", e)),
+        }
+    }
+    Ok(polls
+        .iter()
+        .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
+        .collect())
+}
+
+/// A pipe whose ends are both close-on-exec. Returns (read, write).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SysError::new("pipe2", "", e))
+}

@@ -3,8 +3,17 @@
 //! Everything here is a small, typed wrapper whose errors name the syscall and
 //! the path. Audit checklist of the `unsafe` blocks:
 //! - `ns::spawn_namespaced`: `clone(2)` with a fresh stack; the child only
-//!   reads one byte from an inherited fd and calls `execve` with arguments
-//!   prepared before the clone (no allocation, no locks in the child).
+//!   `dup2`s the given stdio, reads one byte from an inherited fd and calls
+//!   `execve` with arguments prepared before the clone (no allocation, no
+//!   locks in the child).
+//! - `process::trim_memory` (monitor): `malloc_trim`, and `madvise(DONTNEED)`
+//!   on whole read-only file mappings without anonymous pages (never
+//!   writable or relocated RELRO ones).
+//! - `process::close_fds_except` (monitor start): `close_range` on fd
+//!   numbers no Rust object owns yet.
+//! - `process::spawn_command` (`exec`): the same kind of clone; the child
+//!   makes a session and controlling tty, `dup2`s, sets groups, gid, uid
+//!   and directory, then `execve`s, all with data prepared before.
 //! - `ipc::inherited_fd`, `ipc::recv`: take ownership of fds the kernel or
 //!   our parent handed us (checked open, owned by nothing else).
 //! - `tty::open_pty` (fd ownership), `tty::set_controlling_tty`,

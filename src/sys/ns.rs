@@ -1,7 +1,7 @@
 //! Namespaces: create a process in new ones, and small per-namespace setup.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -41,12 +41,15 @@ impl Namespaces {
 /// Starts `exe argv` in new namespaces. The child first blocks reading one
 /// byte from `gate` (so the parent can write its uid/gid maps), then execs.
 /// `gate` must not be close-on-exec if the new program is to keep it.
+/// `stdio`, when given, becomes the child's fds 0, 1 and 2 (a detached
+/// container's output pipes); otherwise it inherits ours.
 pub fn spawn_namespaced(
     namespaces: Namespaces,
     exe: &CString,
     argv: &[CString],
     envp: &[CString],
     gate: &OwnedFd,
+    stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
     let argv_ptrs: Vec<*const libc::c_char> = argv
         .iter()
@@ -64,10 +67,17 @@ pub fn spawn_namespaced(
     let callback = Box::new(|| -> isize {
         let mut byte = 0u8;
         // SAFETY: the child runs on its own stack with a copy of the parent's
-        // memory; it only calls async-signal-safe functions (read, execve,
-        // _exit) on pointers prepared before the clone, which stay valid in
+        // memory; it only calls async-signal-safe functions (dup2, read,
+        // execve, _exit) on pointers prepared before the clone, which stay valid in
         // the copied address space.
         unsafe {
+            if let Some(fds) = stdio {
+                for (target, fd) in fds.iter().enumerate() {
+                    if libc::dup2(*fd, target as i32) < 0 {
+                        libc::_exit(125);
+                    }
+                }
+            }
             let n = libc::read(gate_fd, (&mut byte as *mut u8).cast(), 1);
             if n == 1 && byte == b'g' {
                 libc::execve(exe_ptr, argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
@@ -94,67 +104,52 @@ pub fn sethostname(name: &str) -> Result<()> {
     nix::unistd::sethostname(name).map_err(|e| SysError::new("sethostname", name, e))
 }
 
-/// Namespaces a process can join with [`join`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    User,
-    Net,
-    Mount,
-    Pid,
-    Uts,
-    Ipc,
+/// The namespaces `devbox exec` joins, by their `/proc/PID/ns` names, in the
+/// order they must be joined: the user namespace first, so that we hold
+/// capabilities over the others.
+pub const JOINABLE: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+];
+
+/// Joins the namespaces of process `pid` (those it does not share with us).
+/// The caller must be single-threaded (setns into a user namespace requires
+/// it). Joining the PID namespace affects only children started afterwards;
+/// joining the mount namespace moves our root and working directory to its
+/// root.
+pub fn join(proc: &std::path::Path, pid: i32) -> Result<()> {
+    join_some(proc, pid, &JOINABLE.map(|(name, _)| name))
 }
 
-impl Kind {
-    fn proc_name(self) -> &'static str {
-        match self {
-            Kind::User => "user",
-            Kind::Net => "net",
-            Kind::Mount => "mnt",
-            Kind::Pid => "pid",
-            Kind::Uts => "uts",
-            Kind::Ipc => "ipc",
-        }
-    }
-
-    fn flag(self) -> CloneFlags {
-        match self {
-            Kind::User => CloneFlags::CLONE_NEWUSER,
-            Kind::Net => CloneFlags::CLONE_NEWNET,
-            Kind::Mount => CloneFlags::CLONE_NEWNS,
-            Kind::Pid => CloneFlags::CLONE_NEWPID,
-            Kind::Uts => CloneFlags::CLONE_NEWUTS,
-            Kind::Ipc => CloneFlags::CLONE_NEWIPC,
-        }
-    }
-}
-
-/// Joins the namespaces of process `pid`, in the order given (the user namespace first, so
-/// its capabilities allow joining the others). A namespace this process is in already is
-/// skipped (the kernel refuses to re-join one's own user namespace). Joining a user namespace
-/// needs a single-threaded process: call this before starting threads.
-pub fn join(pid: i32, kinds: &[Kind]) -> Result<()> {
-    for kind in kinds {
-        let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-        let mine = format!("/proc/self/ns/{}", kind.proc_name());
-        let same = match (std::fs::metadata(&path), std::fs::metadata(&mine)) {
-            (Ok(a), Ok(b)) => {
-                use std::os::unix::fs::MetadataExt;
-                a.ino() == b.ino() && a.dev() == b.dev()
-            }
-            _ => false,
-        };
-        if same {
+/// Joins only the named namespaces of `pid` (e.g. `["user", "net"]` for the port proxy), in
+/// [`JOINABLE`]'s order.
+pub fn join_some(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut fds = Vec::new();
+    for (name, flag) in JOINABLE.into_iter().filter(|(n, _)| names.contains(n)) {
+        let theirs = proc.join(format!("{pid}/ns/{name}"));
+        let ours = proc.join(format!("self/ns/{name}"));
+        let inode = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+        let their_inode =
+            inode(&theirs).map_err(|e| SysError::new("stat", theirs.display(), io_errno(&e)))?;
+        if inode(&ours).ok() == Some(their_inode) {
             continue;
         }
-        let file = std::fs::File::open(&path).map_err(|e| {
-            SysError::new(
-                "open",
-                &path,
-                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
-        nix::sched::setns(file, kind.flag()).map_err(|e| SysError::new("setns", &path, e))?;
+        // Opened before any setns: /proc may look different afterwards.
+        let file = std::fs::File::open(&theirs)
+            .map_err(|e| SysError::new("open", theirs.display(), io_errno(&e)))?;
+        fds.push((file, flag, theirs));
+    }
+    for (file, flag, path) in fds {
+        nix::sched::setns(file, flag).map_err(|e| SysError::new("setns", path.display(), e))?;
     }
     Ok(())
+}
+
+fn io_errno(e: &std::io::Error) -> nix::Error {
+    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }

@@ -2,6 +2,7 @@
 //! messages and exit codes. Only commands use this module.
 
 pub mod diagnostics;
+pub mod format;
 pub mod printer;
 pub mod units;
 

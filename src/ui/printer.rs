@@ -29,6 +29,19 @@ impl Printer {
         let _ = writeln!(out, "{line}");
     }
 
+    /// A container's own output, passed through unchanged: stdout's bytes
+    /// to stdout, stderr's to stderr (`logs`).
+    pub fn output(&self, to_stderr: bool, bytes: &[u8]) {
+        if to_stderr {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(bytes);
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(bytes);
+            let _ = out.flush();
+        }
+    }
+
     /// A progress or status message, to stderr; hidden with `-q`.
     pub fn status(&self, line: impl std::fmt::Display) {
         if self.verbosity != Verbosity::Quiet {

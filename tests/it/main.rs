@@ -7,6 +7,7 @@ mod build;
 mod cli;
 mod harness;
 mod images;
+mod lifecycle;
 mod python;
 mod run;
 mod volumes;
