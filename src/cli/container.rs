@@ -71,9 +71,25 @@ pub struct RunArgs {
     /// Container hostname
     #[arg(long, short = 'h')]
     pub hostname: Option<String>,
-    /// Bind mount: HOST:CONTAINER[:ro|rw]
-    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:OPTS]")]
+    /// Bind mount or volume: HOST_PATH:CONTAINER[:OPTS], NAME:CONTAINER[:OPTS] or CONTAINER
+    #[arg(short, long = "volume", value_name = "[SOURCE:]CONTAINER[:OPTS]")]
     pub volumes: Vec<String>,
+    /// A mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,...]
+    #[arg(long = "mount", value_name = "type=...,target=...")]
+    pub mounts: Vec<String>,
+    /// A tmpfs: CONTAINER[:size=64m,mode=1777]
+    #[arg(long = "tmpfs", value_name = "CONTAINER[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:][HOST:]CONTAINER[/PROTO]"
+    )]
+    pub publish: Vec<String>,
+    /// Publish every port the image EXPOSEs, on free host ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
     /// Network mode
     #[arg(long, value_enum, default_value_t = NetworkMode::Slirp4netns)]
     pub network: NetworkMode,
@@ -267,6 +283,8 @@ pub struct DiffArgs {
 #[derive(Debug, clap::Args)]
 pub struct PortArgs {
     pub container: String,
+    /// One container port: PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -92,10 +92,40 @@ pub fn diff(args: DiffArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// `port`: published ports; none until devbox publishes ports (`-p`).
+/// `port`: the published ports of a running container, `80/tcp -> 0.0.0.0:8080`, or the
+/// host address of one (`port NAME 80[/tcp]`).
 pub fn port(args: PortArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
-    store.resolve_container(&args.container)?;
+    let id = store.resolve_container(&args.container)?;
+    let (_, state) = store.load_container(&id)?;
+    let wanted = args.port.as_deref().map(|p| match p.split_once('/') {
+        Some((port, proto)) => (port.to_string(), proto.to_string()),
+        None => (p.to_string(), "tcp".to_string()),
+    });
+    let mut found = false;
+    for p in &state.ports {
+        match &wanted {
+            None => ctx.printer.data(p),
+            Some((port, proto))
+                if *port == p.container_port.to_string() && *proto == p.proto.to_string() =>
+            {
+                let ip = p
+                    .host_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into());
+                ctx.printer.data(format!("{ip}:{}", p.host_port));
+                found = true;
+            }
+            Some(_) => {}
+        }
+    }
+    if let (Some((port, proto)), false) = (&wanted, found) {
+        return Err(UserError::new(format!(
+            "no public port '{port}/{proto}' published for {}",
+            args.container
+        ))
+        .into());
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -25,12 +25,44 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         vars.extend(env::parse_env(item, lookup)?);
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
     for spec in &args.volumes {
-        match mount::parse_volume(spec, &cwd)? {
-            mount::MountRequest::Bind(bind) => binds.push(bind),
-            _ => anyhow::bail!("`-v {spec}`: named and anonymous volumes are not supported by `run` yet; use a host path"),
+        mounts.push(mount::parse_volume(spec, &cwd)?);
+    }
+    for spec in &args.mounts {
+        let request = mount::parse_mount(spec)?;
+        if let mount::MountRequest::Bind(bind) = &request {
+            if !bind.source.exists() {
+                return Err(UserError::new(format!(
+                    "invalid --mount `{spec}`: bind source path does not exist: {}",
+                    bind.source.display()
+                ))
+                .with_hint("create it first, or use `-v`, which creates a missing directory")
+                .into());
+            }
         }
+        mounts.push(request);
+    }
+    for spec in &args.tmpfs {
+        mounts.push(mount::MountRequest::Tmpfs(mount::parse_tmpfs(spec)?));
+    }
+    let mut targets = std::collections::BTreeSet::new();
+    for m in &mounts {
+        if !targets.insert(m.target().trim_end_matches('/').to_string()) {
+            return Err(UserError::new(format!("duplicate mount point: {}", m.target())).into());
+        }
+    }
+    let (mut binds, mut volumes, mut tmpfs) = (Vec::new(), Vec::new(), Vec::new());
+    for m in mounts {
+        match m {
+            mount::MountRequest::Bind(b) => binds.push(b),
+            mount::MountRequest::Volume(v) => volumes.push(v),
+            mount::MountRequest::Tmpfs(t) => tmpfs.push(t),
+        }
+    }
+    let mut ports = Vec::new();
+    for spec in &args.publish {
+        ports.extend(crate::spec::port::parse(spec)?);
     }
     Ok(create::Request {
         image_name: args.image.clone(),
@@ -40,6 +72,10 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         workdir: args.workdir.clone(),
         user: args.user.as_deref().map(UserSpec::parse).transpose()?,
         binds,
+        volumes,
+        tmpfs,
+        ports,
+        publish_all: args.publish_all,
         network: match args.network {
             NetworkMode::Slirp4netns => Network::Slirp4netns,
             NetworkMode::None => Network::None,
@@ -87,12 +123,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             return Err(UserError::new(format!("invalid --stop-signal `{signal}`")).into());
         }
     }
-    for bind in &request.binds {
-        // Docker creates a missing host directory for `-v`.
-        if !bind.source.exists() {
-            fs_err::create_dir_all(&bind.source)?;
-        }
-    }
     let store = ctx.store()?;
     let image = store
         .resolve_image(&args.image)
@@ -100,6 +130,13 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
     if let Some(warning) = warning {
         ctx.printer.warn(warning);
+    }
+    // Docker creates a missing host directory for `-v` (`--mount` sources were checked to
+    // exist), once the rest of the request is known to be good.
+    for bind in &request.binds {
+        if !bind.source.exists() {
+            fs_err::create_dir_all(&bind.source)?;
+        }
     }
     let (record, dirs) = create::create(&store, &image, &request)?;
     let result = if args.detach {

@@ -6,7 +6,8 @@ use super::plan::RunSpec;
 use super::state::{self, State};
 use super::{Result, RuntimeError};
 use crate::spec::container::{self, Network};
-use crate::spec::mount::BindMount;
+use crate::spec::mount::{BindMount, TmpfsMount, VolumeMount};
+use crate::spec::port::{self, PortMapping};
 use crate::spec::{ids, user::UserSpec};
 use crate::store::containers::{ContainerDirs, ContainerRecord};
 use crate::store::images::Image;
@@ -22,6 +23,13 @@ pub struct Request {
     pub workdir: Option<String>,
     pub user: Option<UserSpec>,
     pub binds: Vec<BindMount>,
+    /// Named and anonymous volumes, made (or found) in the store at create.
+    pub volumes: Vec<VolumeMount>,
+    pub tmpfs: Vec<TmpfsMount>,
+    /// `-p`; host port 0 = a free one, chosen at each start.
+    pub ports: Vec<PortMapping>,
+    /// `-P`: also every port the image EXPOSEs.
+    pub publish_all: bool,
     pub network: Network,
     pub entrypoint: Option<Vec<String>>,
     pub args: Vec<String>,
@@ -84,9 +92,35 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         tty: request.tty,
         interactive: request.interactive,
         binds: request.binds.clone(),
+        tmpfs: request.tmpfs.clone(),
+        ports: published_ports(image, request)?,
         auto_remove: request.auto_remove,
         init: request.init,
     })
+}
+
+/// `-p` ports, plus with `-P` the image's EXPOSEd ports that `-p` does not publish already.
+fn published_ports(image: &Image, request: &Request) -> Result<Vec<PortMapping>> {
+    let mut ports = request.ports.clone();
+    if request.publish_all {
+        let exposed = image
+            .config
+            .config
+            .exposed_ports
+            .iter()
+            .flat_map(|m| m.keys());
+        for mapping in port::from_exposed(exposed.map(String::as_str))
+            .map_err(|e| RuntimeError::Setup(format!("the image's EXPOSE: {e}")))?
+        {
+            if !ports
+                .iter()
+                .any(|p| p.container_port == mapping.container_port && p.proto == mapping.proto)
+            {
+                ports.push(mapping);
+            }
+        }
+    }
+    Ok(ports)
 }
 
 fn healthcheck(
@@ -100,6 +134,47 @@ fn healthcheck(
         check.retries,
         flags,
     )
+}
+
+/// Named volumes (made when missing) and anonymous ones (always new: `-v /path`, and the
+/// image's VOLUMEs that no mount covers), as bind mounts of their directories.
+fn resolve_volumes(store: &Store, image: &Image, request: &Request) -> Result<Vec<BindMount>> {
+    let mut wanted: Vec<VolumeMount> = request.volumes.clone();
+    let covered = |target: &str| {
+        let target = target.trim_end_matches('/');
+        request
+            .binds
+            .iter()
+            .map(|b| b.target.as_str())
+            .chain(request.volumes.iter().map(|v| v.target.as_str()))
+            .chain(request.tmpfs.iter().map(|t| t.target.as_str()))
+            .any(|t| t.trim_end_matches('/') == target)
+    };
+    for target in image.config.config.volumes.iter().flat_map(|v| v.keys()) {
+        if !covered(target) {
+            wanted.push(VolumeMount {
+                name: None,
+                target: target.clone(),
+                readonly: false,
+                nocopy: false,
+            });
+        }
+    }
+    let mut binds = Vec::new();
+    for volume in wanted {
+        let (name, anonymous) = match volume.name {
+            Some(name) => (name, false),
+            None => (ids::container_id(random_bytes()?), true),
+        };
+        store.create_volume(&name, Default::default(), anonymous)?;
+        binds.push(BindMount {
+            source: store.volume_data(&name),
+            target: volume.target,
+            readonly: volume.readonly,
+            propagation: Default::default(),
+        });
+    }
+    Ok(binds)
 }
 
 /// Creates the container in the store.
@@ -116,7 +191,8 @@ pub fn create(
         }
         None => ids::generated_name(u32::from_le_bytes(random_bytes()?)),
     };
-    let spec = run_spec(image, request, &id)?;
+    let mut spec = run_spec(image, request, &id)?;
+    spec.binds.extend(resolve_volumes(store, image, request)?);
     let record = ContainerRecord {
         id,
         name,

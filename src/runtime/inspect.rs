@@ -66,7 +66,9 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
             "AutoRemove": spec.auto_remove,
         },
         "Mounts": spec.binds.iter().map(|b| json!({
-            "Type": "bind",
+            "Type": if b.source.parent().is_some_and(|p| p.file_name().is_some()
+                && p.parent().and_then(|v| v.file_name()).is_some_and(|v| v == "volumes-v1"))
+                && b.source.ends_with("_data") { "volume" } else { "bind" },
             "Source": b.source,
             "Destination": b.target,
             "Mode": if b.readonly { "ro" } else { "" },
@@ -87,7 +89,7 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
             "StopTimeout": record.stop_timeout,
         },
         "NetworkSettings": {
-            "Ports": {},
+            "Ports": ports_json(&state.ports),
             "IPAddress": "",
             "Networks": { network: {} },
         },
@@ -238,6 +240,22 @@ pub fn human_size(bytes: u64) -> String {
             .to_string()
             + units[unit]
     }
+}
+
+/// Docker's `NetworkSettings.Ports`: `"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]`.
+fn ports_json(ports: &[crate::spec::port::PortMapping]) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for p in ports {
+        let key = format!("{}/{}", p.container_port, p.proto);
+        let entry = json!({
+            "HostIp": p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+            "HostPort": p.host_port.to_string(),
+        });
+        if let serde_json::Value::Array(list) = map.entry(key).or_insert_with(|| json!([])) {
+            list.push(entry);
+        }
+    }
+    serde_json::Value::Object(map)
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ use super::ipc::{ExecFailure, ToInit, ToParent};
 use super::plan::{self, EtcFiles, IdsInside, InitSpec};
 use super::state::{self, State};
 use super::{stdio, userns, Result, RuntimeError};
+use crate::net::portproxy::PortProxy;
 use crate::net::{etc_files, slirp};
 use crate::paths::HostPaths;
 use crate::spec::container::Network;
+use crate::spec::port::PortMapping;
 use crate::store::containers::{ContainerDirs, ContainerRecord};
 use crate::store::images::Image;
 use crate::store::lock::Lock;
@@ -49,6 +51,9 @@ pub struct Prepared {
     init: InitSpec,
     namespaces: Namespaces,
     slirp_binary: Option<PathBuf>,
+    /// The published ports, already bound on the host (so a port in use fails the start
+    /// before any process exists).
+    ports: Option<PortProxy>,
 }
 
 /// The image layers under the container's own upper dir: the lower dirs of
@@ -101,6 +106,13 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         ),
         _ => None,
     };
+    // With the host's network the container's ports are the host's already.
+    let ports = if spec.ports.is_empty() || spec.network == Network::Host {
+        None
+    } else {
+        let devbox = std::env::current_exe()?;
+        Some(PortProxy::bind(&devbox, &spec.ports)?)
+    };
     let etc = write_etc_files(dirs, record, host)?;
     let in_userns = !matches!(mapping, IdMapping::Root);
     let ids = IdsInside {
@@ -128,6 +140,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         init,
         namespaces,
         slirp_binary,
+        ports,
     })
 }
 
@@ -138,6 +151,10 @@ pub struct Started {
     pub pty: Option<OwnedFd>,
     /// The network helper; it ends when this is dropped.
     _slirp: Option<slirp::Slirp>,
+    /// The published ports with their host ports as bound.
+    pub ports: Vec<PortMapping>,
+    /// The port proxy; it ends when this is dropped.
+    _proxy: Option<PortProxy>,
 }
 
 /// Starts init in new namespaces, hands it the spec, brings up the network
@@ -156,11 +173,23 @@ pub fn start(
         stdio,
     )?;
     let pid = child.pid;
-    match hand_over(&child, prepared.init, prepared.slirp_binary) {
+    let mut proxy = prepared.ports;
+    let handed = hand_over(&child, prepared.init, prepared.slirp_binary).and_then(|done| {
+        if let Some(proxy) = proxy.as_mut() {
+            proxy.join(pid.as_raw())?;
+        }
+        Ok(done)
+    });
+    match handed {
         Ok((None, pty, slirp)) => Ok(Started {
             pid,
             pty,
             _slirp: slirp,
+            ports: proxy
+                .as_ref()
+                .map(|p| p.mappings.clone())
+                .unwrap_or_default(),
+            _proxy: proxy,
         }),
         Ok((Some((kind, message)), _, _)) => {
             let _ = sys::process::wait_exit(pid);
@@ -215,6 +244,7 @@ pub fn run_foreground(target: Target) -> Result<i32> {
         }
     };
     state.running(started.pid.as_raw(), state::now());
+    state.ports = started.ports.clone();
     store.save_state(&record.id, &state)?;
     let exit = supervise(started, interactive, signals);
     state.exited(exit.as_ref().ok().map(|e| e.as_code()), state::now());

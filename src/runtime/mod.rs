@@ -43,6 +43,8 @@ pub enum RuntimeError {
     #[error("slirp4netns: {0}")]
     Network(#[from] crate::net::slirp::SlirpError),
     #[error(transparent)]
+    Ports(#[from] crate::net::portproxy::ProxyError),
+    #[error(transparent)]
     Sys(#[from] crate::sys::SysError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -128,6 +128,7 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
         let code = match run_once(target) {
             Ok(running) => {
                 state.running(running.started.pid.as_raw(), state::now());
+                state.ports = running.started.ports.clone();
                 state.health = record
                     .healthcheck
                     .as_ref()

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::container::Network;
-use crate::spec::mount::BindMount;
+use crate::spec::mount::{BindMount, TmpfsMount};
+use crate::spec::port::PortMapping;
 use crate::spec::user::UserSpec;
 
 /// Everything needed to (re)start a container; stored in its record.
@@ -21,6 +22,11 @@ pub struct RunSpec {
     pub tty: bool,
     pub interactive: bool,
     pub binds: Vec<BindMount>,
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
+    /// Published ports (`-p`, `-P`); a host port 0 is chosen at each start.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
     pub auto_remove: bool,
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
@@ -195,6 +201,17 @@ pub fn mount_plan(
             readonly: bind.readonly,
         });
     }
+    for tmpfs in &run.tmpfs {
+        let mut options = format!("mode={:o}", tmpfs.mode.unwrap_or(0o1777));
+        if let Some(size) = tmpfs.size {
+            options.push_str(&format!(",size={size}"));
+        }
+        ops.push(MountOp::Tmpfs {
+            target: tmpfs.target.clone(),
+            options,
+            noexec: false,
+        });
+    }
     ops
 }
 
@@ -214,6 +231,8 @@ mod tests {
             tty: false,
             interactive: false,
             binds,
+            tmpfs: vec![],
+            ports: vec![],
             auto_remove: true,
             init: false,
         }

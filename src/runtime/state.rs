@@ -58,6 +58,9 @@ pub struct State {
     /// `State.Health` while a healthcheck runs.
     #[serde(default)]
     pub health: Option<crate::spec::health::Health>,
+    /// The published ports of the current run, host ports as bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<crate::spec::port::PortMapping>,
 }
 
 impl State {
@@ -72,6 +75,7 @@ impl State {
             restart_count: 0,
             boot_id: None,
             health: None,
+            ports: Vec::new(),
         }
     }
 

@@ -77,3 +77,115 @@ fn bad_volume_names_and_filters_are_clear_errors() {
     out.devbox_error(125);
     out.stderr_contains("invalid filter `colour=red`");
 }
+
+#[test]
+fn named_volume_persists_across_containers_and_is_refused_while_used() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    ctx.run_offline(&[
+        "-v",
+        "notes:/data",
+        img,
+        "sh",
+        "-c",
+        "echo kept > /data/note; chown 1000 /data/note",
+    ])
+    .success();
+    ctx.run_offline(&[
+        "-v",
+        "notes:/data:ro",
+        img,
+        "sh",
+        "-c",
+        "cat /data/note; stat -c %u /data/note; touch /data/x",
+    ])
+    .failure()
+    .stdout_contains("kept\n1000");
+    ctx.devbox(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "holder",
+        "--mount",
+        "source=notes,target=/n",
+        img,
+        "true",
+    ])
+    .success();
+    let out = ctx.devbox(&["volume", "rm", "notes"]);
+    out.devbox_error(125);
+    out.stderr_contains("volume notes is in use");
+    ctx.devbox(&["rm", "holder"]).success();
+    ctx.devbox(&["volume", "rm", "notes"]).success();
+}
+
+#[test]
+fn anonymous_volumes_tmpfs_and_mount_errors() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    ctx.run_offline(&[
+        "-v",
+        "/cache",
+        "--tmpfs",
+        "/scratch:size=1m,mode=700",
+        img,
+        "sh",
+        "-c",
+        "echo x > /cache/f && grep ' /scratch ' /proc/mounts && stat -c %a /scratch",
+    ])
+    .success()
+    .stdout_contains("tmpfs")
+    .stdout_contains("size=1024k")
+    .stdout_contains("700");
+    let anonymous = ctx.devbox(&["volume", "ls", "-q"]);
+    anonymous.success();
+    assert_eq!(
+        anonymous.out().len(),
+        64,
+        "one anonymous volume: {}",
+        anonymous.out()
+    );
+
+    let out = ctx.run_offline(&[
+        "--mount",
+        "type=bind,source=/no/such/dir,target=/x",
+        img,
+        "true",
+    ]);
+    out.devbox_error(125);
+    out.stderr_contains("bind source path does not exist: /no/such/dir");
+    let out = ctx.run_offline(&["--mount", "type=bind,src=/tmp", img, "true"]);
+    out.devbox_error(125);
+    out.stderr_contains("`target` is required");
+    let out = ctx.run_offline(&["-v", "/a:/x", "-v", "b1:/x", img, "true"]);
+    out.devbox_error(125);
+    out.stderr_contains("duplicate mount point: /x");
+}
+
+#[test]
+fn image_volumes_become_anonymous_volumes() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    ctx.import_busybox("withvol", &["VOLUME /state"]);
+    ctx.run_offline(&[
+        "withvol",
+        "sh",
+        "-c",
+        "grep -q ' /state ' /proc/mounts && touch /state/ok",
+    ])
+    .success();
+    let listed = ctx.devbox(&["volume", "ls", "-q"]);
+    listed.success();
+    let name = listed.out().to_string();
+    assert_eq!(name.len(), 64);
+    let inspect = ctx.devbox(&["volume", "inspect", &name]);
+    let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+    let data = std::path::PathBuf::from(v[0]["Mountpoint"].as_str().unwrap());
+    assert!(
+        data.join("ok").exists(),
+        "the file written inside is in the volume"
+    );
+}
