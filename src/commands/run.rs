@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::cli::container::{NetworkMode, RunArgs};
 use crate::context::Context;
-use crate::runtime::{create, launch, remove, userns, RuntimeError};
+use crate::runtime::{create, launch, remove, rootfs, userns, RuntimeError};
 use crate::spec::container::{parse_entrypoint, Network};
 use crate::spec::{env, mount, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
@@ -71,8 +71,20 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     if let Some(warning) = warning {
         ctx.printer.warn(warning);
     }
+    let (driver, note) = rootfs::choose(&store, ctx.requested_driver(), &mapping)?;
+    if let Some(note) = note {
+        ctx.printer.warn(note);
+    }
     let (record, dirs) = create::create(&store, &image, &request)?;
-    let result = launch::run_foreground(&store, &mapping, &ctx.paths.host, &image, &record, &dirs);
+    let result = launch::run_foreground(
+        &store,
+        &mapping,
+        &ctx.paths.host,
+        &image,
+        &record,
+        &dirs,
+        driver,
+    );
     if args.rm {
         if let Err(cleanup) = remove::remove_container(&store, &mapping, &record.id, true) {
             // Report the cleanup error after the original one (STYLE rule 7).

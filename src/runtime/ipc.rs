@@ -16,6 +16,8 @@ pub const GATE_OPEN: u8 = b'g';
 pub enum ToInit {
     Spec(Box<InitSpec>),
     NetworkReady,
+    /// The FUSE server serves the container's root (`runtime::rootfs`).
+    RootfsReady,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,6 +31,8 @@ pub enum ExecFailure {
 pub enum ToParent {
     /// The pty master of the container's terminal is attached.
     Pty,
+    /// The FUSE root is mounted; its connection's fd is attached.
+    RootfsMounted,
     Failed {
         kind: ExecFailure,
         message: String,

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use super::idmap::{self, IdMapping};
 use super::ipc::{ExecFailure, ToInit, ToParent};
-use super::plan::{self, EtcFiles, IdsInside, InitSpec};
+use super::plan::{self, EtcFiles, IdsInside, InitSpec, MountOp};
 use super::state::{self, State};
-use super::{stdio, userns, Result, RuntimeError};
+use super::{rootfs, stdio, userns, Result, RuntimeError};
+use crate::fs::driver::Driver;
 use crate::net::{etc_files, slirp};
 use crate::paths::HostPaths;
 use crate::spec::container::Network;
@@ -51,6 +52,7 @@ pub fn run_foreground(
     image: &Image,
     record: &ContainerRecord,
     dirs: &ContainerDirs,
+    driver: Driver,
 ) -> Result<i32> {
     let Some(_owner) = Lock::try_exclusive(&dirs.lock())? else {
         return Err(RuntimeError::Running {
@@ -66,28 +68,13 @@ pub fn run_foreground(
         _ => None,
     };
     let etc = write_etc_files(dirs, record, host)?;
-    let lowers: Vec<String> = image
-        .config
-        .rootfs
-        .diff_ids
-        .iter()
-        .rev()
-        .map(|d| format!("{}/diff", d.hex()))
-        .collect();
     let in_userns = !matches!(mapping, IdMapping::Root);
     let ids = IdsInside {
         in_user_namespace: in_userns,
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
-    let mounts = plan::mount_plan(
-        store.layers_dir(),
-        lowers,
-        dirs.upper(),
-        dirs.work(),
-        &etc,
-        spec,
-        ids,
-    );
+    let root = rootfs::plan(driver, store, image, dirs, in_userns);
+    let mounts = plan::mount_plan(root, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),
         rootfs: dirs.rootfs(),
@@ -109,7 +96,8 @@ pub fn run_foreground(
     state.running(pid.as_raw(), state::now());
     store.save_state(&record.id, &state)?;
 
-    let outcome = supervise(&child, init, slirp_binary);
+    let fuse_owner = in_userns.then_some(pid.as_raw());
+    let outcome = supervise(&child, init, slirp_binary, fuse_owner);
     let (failure, exit) = match outcome {
         Ok(done) => done,
         Err(e) => {
@@ -148,10 +136,16 @@ fn supervise(
     child: &userns::Child,
     init: InitSpec,
     slirp_binary: Option<PathBuf>,
+    fuse_owner: Option<i32>,
 ) -> Result<Outcome> {
     let channel = &child.channel;
     let pid = child.pid;
     let interactive = init.run.interactive;
+    let root = init.mounts.iter().find_map(|op| match op {
+        MountOp::Root(root) => Some(root.clone()),
+        _ => None,
+    });
+    let mut _fuse_server = None;
     let setup = |e: super::ipc::IpcError| RuntimeError::Setup(e.to_string());
     channel
         .send(&ToInit::Spec(Box::new(init)), &[])
@@ -184,6 +178,13 @@ fn supervise(
                 output = Some(stdio::pump_pty(master, interactive)?);
             }
             ToParent::Failed { kind, message } => failure = Some((kind, message)),
+            ToParent::RootfsMounted => {
+                let (Some(root), Some(fuse)) = (&root, fds.pop()) else {
+                    continue;
+                };
+                _fuse_server = Some(rootfs::start_server(root, fuse, fuse_owner)?);
+                channel.send(&ToInit::RootfsReady, &[]).map_err(setup)?;
+            }
         }
     }
     // The channel closed: init exec'd the command (or died). Wait for the

@@ -9,6 +9,7 @@ pub mod ipc;
 pub mod launch;
 pub mod plan;
 pub mod remove;
+pub mod rootfs;
 pub mod state;
 pub mod stdio;
 pub mod userns;

@@ -10,6 +10,7 @@
 //! <root>/containers-v1/<id>/            config.json, state.json, upper/, work/, rootfs/, etc/
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
 //! <root>/tmp/                           staging area for atomic publishes
+//! <root>/storage.json                   the storage driver chosen for this store
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::ui::diagnostics::Hint;
 pub mod atomic;
 pub mod blobs;
 pub mod containers;
+pub mod driver;
 pub mod images;
 pub mod layers;
 pub mod lock;

@@ -93,3 +93,18 @@ pub fn spawn_namespaced(
 pub fn sethostname(name: &str) -> Result<()> {
     nix::unistd::sethostname(name).map_err(|e| SysError::new("sethostname", name, e))
 }
+
+/// Joins the user namespace of process `pid` (as slirp4netns does with
+/// `--userns-path`). Must be called while the process is single-threaded;
+/// the owner of that namespace gets full capabilities inside it.
+pub fn join_user_namespace(pid: i32) -> Result<()> {
+    let path = format!("/proc/{pid}/ns/user");
+    let ns = std::fs::File::open(&path).map_err(|e| {
+        SysError::new(
+            "open",
+            &path,
+            nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    })?;
+    nix::sched::setns(ns, CloneFlags::CLONE_NEWUSER).map_err(|e| SysError::new("setns", &path, e))
+}
