@@ -51,11 +51,13 @@ pub fn serve(config: OverlayConfig, fuse: OwnedFd, ready: impl FnOnce()) -> std:
         overlay: Overlay::new(config)?,
     };
     let mut session_config = fuser::Config::default();
+    // One worker per core: more only adds hand-offs between threads for
+    // the many tiny requests (open, getattr) of small-file work.
     session_config.n_threads = Some(
         std::thread::available_parallelism()
-            .map(|n| n.get() * 2)
-            .unwrap_or(4)
-            .clamp(2, 8),
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8),
     );
     session_config.clone_fd = true;
     let session = fuser::Session::from_fd(fs, fuse, fuser::SessionACL::All, session_config)?;
