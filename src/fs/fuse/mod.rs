@@ -263,6 +263,37 @@ impl FuseOverlay {
             mtime,
             fh,
         } = c;
+        let node = self.overlay.node(ino)?;
+        if node.deleted {
+            // Its name is gone (the kernel writes times back after an
+            // unlink): change the open file itself, never the path, which
+            // may name another entry by now.
+            let open = fh
+                .filter(|_| node.layer == 0)
+                .and_then(|fh| self.file(fh).ok())
+                .ok_or(Errno::ENOENT)?;
+            let file = &open.file;
+            if uid.is_some() || gid.is_some() {
+                std::os::unix::fs::fchown(file, uid, gid).map_err(io_errno)?;
+            }
+            if let Some(mode) = mode {
+                file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+                    .map_err(io_errno)?;
+            }
+            if let Some(size) = size {
+                file.set_len(size).map_err(io_errno)?;
+            }
+            return Ok(attr(ino, &file.metadata().map_err(io_errno)?));
+        }
+        let changes_something = mode.is_some()
+            || uid.is_some()
+            || gid.is_some()
+            || size.is_some()
+            || atime.is_some()
+            || mtime.is_some();
+        if !changes_something {
+            return Ok(attr(ino, &self.stat(&node)?));
+        }
         let node = self.overlay.copy_up(ino, size != Some(0))?;
         let path = self.overlay.backing(0, &node.path);
         if uid.is_some() || gid.is_some() {
@@ -459,6 +490,10 @@ impl fuser::Filesystem for FuseOverlay {
             InitFlags::FUSE_CACHE_SYMLINKS,
             InitFlags::FUSE_ASYNC_DIO,
             InitFlags::FUSE_ATOMIC_O_TRUNC,
+            // The kernel gathers writes in the page cache and sends them in
+            // large batches; files opened for writing are opened read-write
+            // below, as it may read pages to fill partial ones.
+            InitFlags::FUSE_WRITEBACK_CACHE,
         ] {
             let _ = config.add_capabilities(wanted);
         }
@@ -688,7 +723,9 @@ impl fuser::Filesystem for FuseOverlay {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // Nothing to do at close: ENOSYS tells the kernel to stop sending
+        // flushes (one round trip less per close).
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(

@@ -225,6 +225,10 @@ impl Overlay {
     /// O_TRUNC, truncate to 0). Returns the updated node.
     pub fn copy_up(&self, ino: u64, with_data: bool) -> Res<Node> {
         let node = self.node(ino)?;
+        if node.deleted {
+            // Copying up would bring a removed entry back.
+            return Err(Errno::ENOENT);
+        }
         if node.layer == 0 {
             return Ok(node);
         }
