@@ -88,7 +88,11 @@ fn storage(recorded: Option<Driver>, checks: &[Outcome]) -> Outcome {
             "storage",
             false,
             format!("{detail}: devbox's FUSE overlay, slower than the kernel's"),
-            "the kernel overlay needs Linux >= 5.11 in a user namespace; once it works, a new store (`--root`) picks it",
+            if passed("overlay") {
+                "the kernel overlay works here: `--storage-driver overlay` uses it, and a new store (`--root`) records it"
+            } else {
+                "the kernel overlay needs Linux >= 5.11 in a user namespace; once it works, a new store (`--root`) picks it"
+            },
         ),
         Driver::Vfs => missing(
             "storage",
