@@ -388,3 +388,60 @@ EOF
         std::fs::read(l.lower.join("etc/debian_version")).unwrap()
     );
 }
+
+// ---- drivers ----------------------------------------------------------------------------------
+
+#[test]
+fn vfs_root_is_a_copy_of_the_layers() {
+    let Some(case) = Case::new("vfs") else { return };
+    let l = case.run("echo changed > /etc/passwd && rm /etc/group && cat /etc/passwd");
+    l.out.stdout_exactly("changed\n");
+    // The upper dir holds the whole tree, with the changes applied in place.
+    assert!(meta(&l.upper.join("bin/busybox")).is_file());
+    assert_eq!(
+        std::fs::read_to_string(l.upper.join("etc/passwd")).unwrap(),
+        "changed\n"
+    );
+    assert!(std::fs::symlink_metadata(l.upper.join("etc/group")).is_err());
+}
+
+#[test]
+fn the_driver_is_chosen_once_per_store() {
+    let Some(case) = Case::new("fuse-overlayfs") else {
+        return;
+    };
+    let record = case.ctx.root.join("storage.json");
+    // The environment variable chooses, and the first driver used is recorded.
+    case.ctx
+        .devbox_cmd(&["run", "--rm", "--network", "none", &case.image, "true"])
+        .env("DEVBOX_STORAGE_DRIVER", "fuse-overlayfs")
+        .run()
+        .success();
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(recorded.contains("\"fuse-overlayfs\""), "{recorded}");
+    // A flag overrides it for one command without rewriting it...
+    case.ctx
+        .devbox(&[
+            "--storage-driver",
+            "vfs",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &case.image,
+            "true",
+        ])
+        .success();
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), recorded);
+    // ...and without either, the recorded driver is used and shown by doctor.
+    let out = case
+        .ctx
+        .devbox_cmd(&["run", "--rm", "--network", "none", &case.image, "mount"])
+        .run();
+    if std::env::var_os("DEVBOX_STORAGE_DRIVER").is_none() {
+        out.success().stdout_contains("fuse.devbox-overlay");
+        case.ctx
+            .devbox(&["doctor"])
+            .stdout_contains("`fuse-overlayfs` (recorded for this store)");
+    }
+}
