@@ -16,6 +16,7 @@
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -231,8 +232,6 @@ pub fn start_server(root: &RootMount, fuse: OwnedFd, init_pid: Option<i32>) -> R
     }
     Ok(FuseServer { child })
 }
-
-use std::os::unix::process::CommandExt;
 
 /// Arguments of `devbox __fuse-overlay`.
 pub struct ServerArgs {

@@ -445,3 +445,52 @@ fn the_driver_is_chosen_once_per_store() {
             .stdout_contains("`fuse-overlayfs` (recorded for this store)");
     }
 }
+
+#[test]
+fn a_fuse_upper_dir_is_a_kernel_overlay_layer() {
+    // What the FUSE overlay leaves, mounted by the kernel overlay over the same lower layer,
+    // shows the tree the container saw.
+    let Some(case) = Case::new("fuse-overlayfs") else {
+        return;
+    };
+    if let Some((name, reason)) = case.ctx.missing(&["overlay"]) {
+        capability::skip(&name, &reason);
+        return;
+    }
+    let l = case.run(
+        "rm /etc/group && rmdir /home/app && mkdir /home/app && echo x > /home/app/f \
+         && echo more >> /etc/passwd && mkdir -p /new/dir && ln -s /etc/passwd /new/link \
+         && mv /usr/bin /usr/bin2 && cd / && find . -xdev | sort",
+    );
+    let dir = case.ctx.path("kernel");
+    let (work, merged) = (dir.join("work"), dir.join("merged"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&merged).unwrap();
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        l.lower.display(),
+        l.upper.display(),
+        work.display()
+    );
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &options])
+        .arg(&merged)
+        .output()
+        .expect("mount");
+    if !mount.status.success() {
+        // The harness is not root: nothing to mount with.
+        capability::skip("overlay", &String::from_utf8_lossy(&mount.stderr));
+        return;
+    }
+    let find = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cd \"$1\" && find . -xdev | sort")
+        .arg("sh")
+        .arg(&merged)
+        .output()
+        .expect("find");
+    let passwd = std::fs::read_to_string(merged.join("etc/passwd"));
+    let _ = std::process::Command::new("umount").arg(&merged).status();
+    assert_eq!(String::from_utf8_lossy(&find.stdout), l.out.stdout);
+    assert!(passwd.unwrap().ends_with("more\n"));
+}
