@@ -60,7 +60,6 @@ impl Case {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("{}-{n}", self.driver);
-        let before = self.ctx.container_dirs();
         let out = self.ctx.devbox(&[
             "--storage-driver",
             self.driver,
@@ -75,12 +74,9 @@ impl Case {
             script,
         ]);
         out.success();
-        let id = self
-            .ctx
-            .container_dirs()
-            .into_iter()
-            .find(|d| !before.contains(d))
-            .unwrap_or_else(|| out.fail("no new container directory"));
+        // By name: other tests may add containers to a shared store meanwhile.
+        let id = std::fs::read_link(self.ctx.root.join("names-v1").join(&name))
+            .unwrap_or_else(|e| out.fail(&format!("no container named {name}: {e}")));
         let layers = self.ctx.root.join("layers-v1");
         let lower = std::fs::read_dir(&layers)
             .unwrap_or_else(|e| panic!("{}: {e}", layers.display()))

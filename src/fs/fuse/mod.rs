@@ -674,24 +674,31 @@ impl fuser::Filesystem for FuseOverlay {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let result = self.file(fh).and_then(|f| {
-            let mut buf = vec![0u8; size as usize];
+        thread_local! {
+            // One buffer per worker, reused: a fresh 1 MiB buffer per read
+            // costs page faults and zeroing.
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let file = match self.file(fh) {
+            Ok(f) => f,
+            Err(e) => return reply.error(e),
+        };
+        BUF.with_borrow_mut(|buf| {
+            if buf.len() < size as usize {
+                buf.resize(size as usize, 0);
+            }
+            let buf = &mut buf[..size as usize];
             let mut done = 0;
             while done < buf.len() {
-                match f.file.read_at(&mut buf[done..], offset + done as u64) {
+                match file.file.read_at(&mut buf[done..], offset + done as u64) {
                     Ok(0) => break,
                     Ok(n) => done += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_errno(e)),
+                    Err(e) => return reply.error(io_errno(e)),
                 }
             }
-            buf.truncate(done);
-            Ok(buf)
+            reply.data(&buf[..done]);
         });
-        match result {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(e),
-        }
     }
 
     fn write(
