@@ -108,6 +108,27 @@ fn attr(ino: u64, meta: &Metadata) -> FileAttr {
     }
 }
 
+/// The attributes of a negative lookup reply (node id 0).
+fn no_entry() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: fuser::FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
+
 fn timeset(t: Option<TimeOrNow>) -> sys::fs::TimeSet {
     match t {
         None => sys::fs::TimeSet::Omit,
@@ -504,7 +525,13 @@ impl fuser::Filesystem for FuseOverlay {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        reply_entry(reply, self.lookup_entry(parent.0, name));
+        match self.lookup_entry(parent.0, name) {
+            // Node id 0 is "no such entry" that the kernel may cache for TTL
+            // (Python's imports probe many names that are not there). Every
+            // create goes through the kernel, which drops the negative entry.
+            Err(e) if e == Errno::ENOENT => reply.entry(&TTL, &no_entry(), Generation(0)),
+            result => reply_entry(reply, result),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
