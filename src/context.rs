@@ -29,6 +29,18 @@ impl Context {
         }
     }
 
+    /// The storage driver asked for with `--storage-driver` or
+    /// `DEVBOX_STORAGE_DRIVER`, if any.
+    pub fn requested_driver(&self) -> Option<crate::fs::driver::Driver> {
+        use crate::cli::StorageDriver;
+        use crate::fs::driver::Driver;
+        self.storage_driver.map(|d| match d {
+            StorageDriver::Overlay => Driver::Overlay,
+            StorageDriver::FuseOverlayfs => Driver::FuseOverlayfs,
+            StorageDriver::Vfs => Driver::Vfs,
+        })
+    }
+
     pub fn store(&self) -> Result<Store, crate::store::StoreError> {
         Store::open(&self.paths.root)
     }

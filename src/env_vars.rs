@@ -5,6 +5,8 @@
 pub const DEVBOX_ROOT: &str = "DEVBOX_ROOT";
 /// Overrides the runtime-state location, like the global `--runroot` flag.
 pub const DEVBOX_RUNROOT: &str = "DEVBOX_RUNROOT";
+/// Chooses the storage driver, like the global `--storage-driver` flag.
+pub const DEVBOX_STORAGE_DRIVER: &str = "DEVBOX_STORAGE_DRIVER";
 /// Set to any value to hide progress bars (tests set it for stable output).
 pub const DEVBOX_NO_PROGRESS: &str = "DEVBOX_NO_PROGRESS";
 /// Respected as the usual convention: no colours in output.

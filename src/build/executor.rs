@@ -136,6 +136,7 @@ impl Runtime<'_> {
                 image: &image,
                 record: &record,
                 dirs: &dirs,
+                driver: crate::runtime::rootfs::choose_inherited(self.store, &self.mapping)?,
             })
         };
         let exit_code = match result {

@@ -136,14 +136,8 @@ impl Files for LayerFiles {
                 }
                 Err(_) => continue,
             }
-            if crate::sys::fs::get_xattr(&dir, whiteout::opaque_xattr(true))
-                .ok()
-                .flatten()
-                .is_some()
-                || crate::sys::fs::get_xattr(&dir, whiteout::opaque_xattr(false))
-                    .ok()
-                    .flatten()
-                    .is_some()
+            if crate::sys::fs::get_xattr(&dir, whiteout::opaque_xattr(true).as_bytes()).is_ok()
+                || crate::sys::fs::get_xattr(&dir, whiteout::opaque_xattr(false).as_bytes()).is_ok()
             {
                 names.clear();
             }

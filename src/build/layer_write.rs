@@ -261,13 +261,9 @@ pub fn pack_upper(
                 None,
                 &mut std::io::empty(),
             )?;
-            let opaque = [whiteout::opaque_xattr(userxattr)].into_iter().any(|x| {
-                crate::sys::fs::get_xattr(&path, x)
-                    .ok()
-                    .flatten()
-                    .as_deref()
-                    == Some(b"y")
-            });
+            let opaque = [whiteout::opaque_xattr(userxattr)]
+                .into_iter()
+                .any(|x| crate::sys::fs::get_xattr(&path, x.as_bytes()).is_ok_and(|v| v == b"y"));
             if opaque {
                 let mut wh = tar::Header::new_ustar();
                 wh.set_entry_type(tar::EntryType::Regular);

@@ -55,4 +55,23 @@ pub enum InternalCommand {
     /// namespaces and forwards connections (driven over stdin/stdout)
     #[command(name = "__port-proxy", hide = true)]
     PortProxy,
+    /// Serves the FUSE overlay root of a container from inside its user namespace
+    #[command(name = "__fuse-overlay", hide = true)]
+    FuseOverlay {
+        /// The mounted FUSE connection, inherited
+        #[arg(long)]
+        fuse_fd: i32,
+        /// Join the user namespace of this process (the container's init)
+        #[arg(long)]
+        userns_pid: Option<i32>,
+        #[arg(long)]
+        upper: PathBuf,
+        #[arg(long)]
+        work: PathBuf,
+        /// Opaque directories use `user.overlay.opaque`
+        #[arg(long)]
+        userxattr: bool,
+        /// Read-only layers, top first
+        lowers: Vec<PathBuf>,
+    },
 }

@@ -40,8 +40,8 @@ pub struct GlobalArgs {
     /// Runtime state location (defaults to a directory under $XDG_RUNTIME_DIR keyed by --root)
     #[arg(long, global = true, env = crate::env_vars::DEVBOX_RUNROOT, value_name = "DIR")]
     pub runroot: Option<PathBuf>,
-    /// Storage driver for container root filesystems
-    #[arg(long, global = true, value_enum, value_name = "DRIVER")]
+    /// Storage driver for container root filesystems (default: the one recorded for the store, detected on first use)
+    #[arg(long, global = true, value_enum, env = crate::env_vars::DEVBOX_STORAGE_DRIVER, value_name = "DRIVER")]
     pub storage_driver: Option<StorageDriver>,
     /// Print debug messages
     #[arg(short = 'D', long, global = true)]

@@ -11,7 +11,7 @@ pub fn doctor(args: DoctorArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let store = ctx.store()?;
-    let outcomes = checks::run_all(&ctx.paths.host, &store.tmp_dir());
+    let outcomes = checks::run_all(&ctx.paths.host, &store.tmp_dir(), store.storage_driver()?);
     match args.format {
         DoctorFormat::Json => ctx.printer.data(serde_json::to_string_pretty(&outcomes)?),
         DoctorFormat::Table => {

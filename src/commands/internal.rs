@@ -2,7 +2,7 @@
 
 use crate::cli::internal::InternalCommand;
 use crate::runtime::ipc::Channel;
-use crate::runtime::{init, monitor, userns};
+use crate::runtime::{init, monitor, rootfs, userns};
 use crate::sys;
 
 pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
@@ -30,6 +30,32 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
         InternalCommand::ProbeOverlay { fd, dir } => helper(fd, "devbox:[probe]", || {
             crate::fs::overlay::probe_mount(&dir, in_user_namespace())
         }),
+        InternalCommand::FuseOverlay {
+            fuse_fd,
+            userns_pid,
+            upper,
+            work,
+            userxattr,
+            lowers,
+        } => {
+            let args = rootfs::ServerArgs {
+                fuse_fd,
+                userns_pid,
+                upper,
+                work,
+                userxattr,
+                lowers,
+            };
+            match rootfs::server_main(args) {
+                Ok(()) => 0,
+                Err(message) => {
+                    // The parent reads stderr when readiness never comes.
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "{message}");
+                    1
+                }
+            }
+        }
         InternalCommand::Rmtree { fd, paths } => helper(fd, "devbox:[rmtree]", || {
             for path in &paths {
                 std::fs::remove_dir_all(path)

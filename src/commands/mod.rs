@@ -1,8 +1,8 @@
 //! One function per verb: resolve, call a subsystem, print (STYLE rule 4).
 
-use crate::cli::{Cli, Command, StorageDriver};
+use crate::cli::{Cli, Command};
 use crate::context::Context;
-use crate::ui::diagnostics::{self, ExitStatus, UserError};
+use crate::ui::diagnostics::{self, ExitStatus};
 
 mod attach;
 mod bootstrap;
@@ -52,17 +52,6 @@ pub fn main(cli: Cli) -> std::process::ExitCode {
 }
 
 fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    // Accepted for Podman compatibility; refusing beats silently using another driver.
-    if let Some(driver) = ctx.storage_driver.filter(|d| *d != StorageDriver::Overlay) {
-        let name = clap::ValueEnum::to_possible_value(&driver)
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default();
-        return Err(
-            UserError::new(format!("storage driver `{name}` is not implemented yet"))
-                .with_hint("use `--storage-driver overlay` (the kernel overlay, the default)")
-                .into(),
-        );
-    }
     match command {
         Command::Run(args) => run::run(*args, ctx),
         Command::Rm(args) => rm::rm(args, ctx),

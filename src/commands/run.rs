@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::cli::container::{NetworkMode, RunArgs};
 use crate::context::Context;
-use crate::runtime::{create, launch, monitor, remove, userns, RuntimeError};
+use crate::runtime::{create, launch, monitor, remove, rootfs, userns, RuntimeError};
 use crate::spec::container::{parse_entrypoint, Network};
 use crate::spec::{env, mount, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
@@ -138,6 +138,10 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             fs_err::create_dir_all(&bind.source)?;
         }
     }
+    let (driver, note) = rootfs::choose(&store, ctx.requested_driver(), &mapping)?;
+    if let Some(note) = note {
+        ctx.printer.warn(note);
+    }
     let (record, dirs) = create::create(&store, &image, &request)?;
     let result = if args.detach {
         monitor::start_detached(&ctx.paths, &record.id).map(|()| 0)
@@ -149,6 +153,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             image: &image,
             record: &record,
             dirs: &dirs,
+            driver,
         })
     };
     if args.detach && result.is_ok() {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::fs::driver::Driver;
 use crate::paths::HostPaths;
 use crate::runtime::idmap::{self, IdMapping};
 use crate::runtime::userns;
@@ -49,8 +50,9 @@ fn missing(
 /// 23.10+ (shipped in templates/apparmor/devbox).
 pub const APPARMOR_PROFILE: &str = include_str!("../../templates/apparmor/devbox");
 
-/// Runs every check, in the order a user would fix them.
-pub fn run_all(host: &HostPaths, scratch: &Path) -> Vec<Outcome> {
+/// Runs every check, in the order a user would fix them. `driver` is the
+/// store's recorded storage driver, if one was chosen.
+pub fn run_all(host: &HostPaths, scratch: &Path, driver: Option<Driver>) -> Vec<Outcome> {
     let root = sys::ids::current_euid() == 0;
     let mut out = vec![apparmor(host), subuid(host, root)];
     let (newuidmap, mapping) = newuidmap(host, root);
@@ -66,7 +68,39 @@ pub fn run_all(host: &HostPaths, scratch: &Path) -> Vec<Outcome> {
         "sudo apt-get install fuse3 && sudo chmod 0666 /dev/fuse",
     ));
     out.push(cgroup(host));
+    out.push(storage(driver, &out));
     out
+}
+
+/// The store's storage driver, or the one the checks above would choose.
+fn storage(recorded: Option<Driver>, checks: &[Outcome]) -> Outcome {
+    let passed = |name: &str| checks.iter().any(|o| o.name == name && o.ok);
+    let (driver, how) = match recorded {
+        Some(d) => (d, "recorded for this store"),
+        None if passed("overlay") => (Driver::Overlay, "will be chosen on first run"),
+        None if passed("fuse") => (Driver::FuseOverlayfs, "will be chosen on first run"),
+        None => (Driver::Vfs, "will be chosen on first run"),
+    };
+    let detail = format!("`{driver}` ({how})");
+    match driver {
+        Driver::Overlay => ok("storage", false, detail),
+        Driver::FuseOverlayfs => missing(
+            "storage",
+            false,
+            format!("{detail}: devbox's FUSE overlay, slower than the kernel's"),
+            if passed("overlay") {
+                "the kernel overlay works here: `--storage-driver overlay` uses it, and a new store (`--root`) records it"
+            } else {
+                "the kernel overlay needs Linux >= 5.11 in a user namespace; once it works, a new store (`--root`) picks it"
+            },
+        ),
+        Driver::Vfs => missing(
+            "storage",
+            false,
+            format!("{detail}: every container copies its image"),
+            "make /dev/fuse usable (see `fuse`) or use a kernel with overlayfs in user namespaces",
+        ),
+    }
 }
 
 fn apparmor(host: &HostPaths) -> Outcome {
@@ -166,29 +200,7 @@ fn overlay(mapping: Option<&IdMapping>, scratch: &Path) -> Outcome {
             "see `userns`",
         );
     };
-    let dir = scratch.join(format!(
-        "overlay-probe-{}",
-        crate::store::atomic::unique_suffix()
-    ));
-    let prepare = || -> std::io::Result<()> {
-        for sub in ["lower", "upper", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(sub))?;
-        }
-        std::fs::write(dir.join("lower/probe"), b"x")
-    };
-    let result = prepare().map_err(|e| e.to_string()).and_then(|()| {
-        let namespaces = sys::ns::Namespaces {
-            user: !matches!(mapping, IdMapping::Root),
-            mount: true,
-            ..Default::default()
-        };
-        let role = [
-            OsString::from("__probe-overlay"),
-            dir.as_os_str().to_os_string(),
-        ];
-        userns::run_role(mapping, namespaces, &role).map_err(|e| e.to_string())
-    });
-    let _ = crate::runtime::remove::remove_tree(mapping, &dir);
+    let result = crate::runtime::rootfs::probe_kernel_overlay(mapping, scratch);
     match result {
         Ok(()) => ok("overlay", false, "the kernel overlay mounts inside a user namespace (storage driver `overlay`)"),
         Err(e) => missing("overlay", false, e, "a kernel >= 5.11 mounts overlayfs in a user namespace; otherwise devbox needs the FUSE driver"),

@@ -33,6 +33,13 @@ pub fn opaque_xattr(userxattr: bool) -> &'static str {
     }
 }
 
+/// Whether an xattr is the overlay's own (`user.overlay.*`,
+/// `trusted.overlay.*`): never copied, hidden from containers.
+pub fn is_overlay_xattr(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b"user.overlay.") || name.starts_with(b"trusted.overlay.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +51,9 @@ mod tests {
         assert_eq!(classify(".wh."), None);
         assert_eq!(classify("foo"), None);
         assert_eq!(opaque_xattr(true), "user.overlay.opaque");
+        use std::ffi::OsStr;
+        assert!(is_overlay_xattr(OsStr::new("user.overlay.opaque")));
+        assert!(is_overlay_xattr(OsStr::new("trusted.overlay.origin")));
+        assert!(!is_overlay_xattr(OsStr::new("user.mime_type")));
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::ipc::{Channel, ExecFailure, ToInit, ToParent};
 use super::plan::{InitSpec, MountOp};
+use super::rootfs;
 use crate::fs::confine::resolve_in_root;
 use crate::spec::env::Environment;
 use crate::spec::user;
@@ -58,8 +59,19 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     sys::process::setsid().map_err(setup)?;
     sys::process::umask(0o022);
     sys::mount::make_rprivate().map_err(setup)?;
+    let mut inbox = Inbox::new(channel);
     for op in &spec.mounts {
-        apply(op, &spec.rootfs).map_err(setup)?;
+        match op {
+            MountOp::Root(root) => rootfs::mount(root, &spec.rootfs, |fuse| {
+                channel
+                    .send(&ToParent::RootfsMounted, &[&fuse])
+                    .map_err(|e| e.to_string())?;
+                drop(fuse);
+                inbox.wait(Wanted::Rootfs)
+            })
+            .map_err(setup)?,
+            _ => apply(op, &spec.rootfs).map_err(setup)?,
+        }
     }
     sys::ns::sethostname(&spec.run.hostname).map_err(setup)?;
     if spec.run.network != crate::spec::container::Network::Host {
@@ -80,10 +92,7 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     })?;
     stdio(&spec, channel)?;
     if spec.wait_network {
-        match channel.recv::<ToInit>("parent").map_err(setup)? {
-            Some((ToInit::NetworkReady, _)) => {}
-            _ => return Err(setup("the network was not set up")),
-        }
+        inbox.wait(Wanted::Network).map_err(setup)?;
     }
     let mut groups = vec![user.gid];
     groups.extend(&user.additional_gids);
@@ -161,6 +170,56 @@ fn reap(child: sys::Pid, mut signals: signal_hook::iterator::Signals) -> u8 {
             while let Some((pid, exit)) = sys::process::reap_any() {
                 if pid == child {
                     return u8::try_from(exit.as_code().clamp(0, 255)).unwrap_or(255);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Network,
+    Rootfs,
+}
+
+/// The parent's go-aheads, which may arrive in any order (the network is
+/// often ready before the FUSE root is served).
+struct Inbox<'a> {
+    channel: &'a Channel,
+    network_ready: bool,
+    rootfs_ready: bool,
+}
+
+impl<'a> Inbox<'a> {
+    fn new(channel: &'a Channel) -> Inbox<'a> {
+        Inbox {
+            channel,
+            network_ready: false,
+            rootfs_ready: false,
+        }
+    }
+
+    fn wait(&mut self, wanted: Wanted) -> Result<(), String> {
+        loop {
+            let done = match wanted {
+                Wanted::Network => self.network_ready,
+                Wanted::Rootfs => self.rootfs_ready,
+            };
+            if done {
+                return Ok(());
+            }
+            match self
+                .channel
+                .recv::<ToInit>("parent")
+                .map_err(|e| e.to_string())?
+            {
+                Some((ToInit::NetworkReady, _)) => self.network_ready = true,
+                Some((ToInit::RootfsReady, _)) => self.rootfs_ready = true,
+                _ => {
+                    return Err(match wanted {
+                        Wanted::Network => "the network was not set up".into(),
+                        Wanted::Rootfs => "the root filesystem was not served".into(),
+                    })
                 }
             }
         }
@@ -265,29 +324,7 @@ fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
 fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
     let nosuid_nodev_noexec = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
     match op {
-        MountOp::Overlay {
-            layers_dir,
-            lowers,
-            upper,
-            work,
-            userxattr,
-        } => {
-            // Relative lower dirs keep the options within one page.
-            std::env::set_current_dir(layers_dir)
-                .map_err(|e| format!("cannot enter {}: {e}", layers_dir.display()))?;
-            let mut data = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                lowers.join(":"),
-                upper.display(),
-                work.display()
-            );
-            if *userxattr {
-                data.push_str(",userxattr");
-            }
-            sys::mount::mount("overlay", root, "overlay", Flags::empty(), Some(&data))
-                .map_err(|e| e.to_string())?;
-            std::env::set_current_dir("/").map_err(|e| e.to_string())?;
-        }
+        MountOp::Root(_) => return Err("the root is mounted by the storage driver".into()),
         MountOp::Proc { target: t } => {
             let t = target(root, t, Kind::Dir)?;
             sys::mount::mount("proc", &t, "proc", nosuid_nodev_noexec, None)

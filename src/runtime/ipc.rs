@@ -16,6 +16,8 @@ pub const GATE_OPEN: u8 = b'g';
 pub enum ToInit {
     Spec(Box<InitSpec>),
     NetworkReady,
+    /// The FUSE server serves the container's root (`runtime::rootfs`).
+    RootfsReady,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,6 +61,8 @@ pub enum ToParent {
     Pty,
     /// From a monitor: the container's command runs.
     Started,
+    /// The FUSE root is mounted; its connection's fd is attached.
+    RootfsMounted,
     Failed {
         kind: ExecFailure,
         message: String,

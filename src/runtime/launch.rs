@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use super::idmap::{self, IdMapping};
 use super::ipc::{ExecFailure, ToInit, ToParent};
-use super::plan::{self, EtcFiles, IdsInside, InitSpec};
+use super::plan::{self, EtcFiles, IdsInside, InitSpec, MountOp};
 use super::state::{self, State};
-use super::{stdio, userns, Result, RuntimeError};
+use super::{rootfs, stdio, userns, Result, RuntimeError};
+use crate::fs::driver::Driver;
 use crate::net::portproxy::PortProxy;
 use crate::net::{etc_files, slirp};
 use crate::paths::HostPaths;
@@ -56,26 +57,6 @@ pub struct Prepared {
     ports: Option<PortProxy>,
 }
 
-/// The image layers under the container's own upper dir: the lower dirs of
-/// its root filesystem, top layer first, relative to the store's layers dir.
-/// This is the one place that decides how the rootfs is made (the storage
-/// driver seam).
-fn rootfs_mount(
-    store: &Store,
-    image: &Image,
-    dirs: &ContainerDirs,
-) -> (PathBuf, Vec<String>, PathBuf, PathBuf) {
-    let lowers: Vec<String> = image
-        .config
-        .rootfs
-        .diff_ids
-        .iter()
-        .rev()
-        .map(|d| format!("{}/diff", d.hex()))
-        .collect();
-    (store.layers_dir(), lowers, dirs.upper(), dirs.work())
-}
-
 /// A container to start and what starting it needs.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
@@ -85,6 +66,8 @@ pub struct Target<'a> {
     pub image: &'a Image,
     pub record: &'a ContainerRecord,
     pub dirs: &'a ContainerDirs,
+    /// How the root filesystem is made (`rootfs::choose`).
+    pub driver: Driver,
 }
 
 /// Works out everything a start needs: the network helper, /etc files and
@@ -97,6 +80,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         image,
         record,
         dirs,
+        driver,
     } = target;
     let spec = &record.spec;
     let slirp_binary = match spec.network {
@@ -119,8 +103,9 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         in_user_namespace: in_userns,
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
-    let (layers_dir, lowers, upper, work) = rootfs_mount(store, image, dirs);
-    let mounts = plan::mount_plan(layers_dir, lowers, upper, work, &etc, spec, ids);
+    // The storage driver's one decision: how the root is mounted.
+    let root = rootfs::plan(driver, store, image, dirs, in_userns);
+    let mounts = plan::mount_plan(root, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),
         rootfs: dirs.rootfs(),
@@ -155,6 +140,8 @@ pub struct Started {
     pub ports: Vec<PortMapping>,
     /// The port proxy; it ends when this is dropped.
     _proxy: Option<PortProxy>,
+    /// The FUSE root's server (fuse-overlayfs driver); it ends when this is dropped.
+    _fuse: Option<rootfs::FuseServer>,
 }
 
 /// Starts init in new namespaces, hands it the spec, brings up the network
@@ -174,24 +161,28 @@ pub fn start(
     )?;
     let pid = child.pid;
     let mut proxy = prepared.ports;
-    let handed = hand_over(&child, prepared.init, prepared.slirp_binary).and_then(|done| {
-        if let Some(proxy) = proxy.as_mut() {
-            proxy.join(pid.as_raw())?;
-        }
-        Ok(done)
-    });
+    // The FUSE server acts as the container's root user: it joins the user namespace.
+    let fuse_owner = (!matches!(mapping, IdMapping::Root)).then_some(pid.as_raw());
+    let handed =
+        hand_over(&child, prepared.init, prepared.slirp_binary, fuse_owner).and_then(|done| {
+            if let Some(proxy) = proxy.as_mut() {
+                proxy.join(pid.as_raw())?;
+            }
+            Ok(done)
+        });
     match handed {
-        Ok((None, pty, slirp)) => Ok(Started {
+        Ok((None, pty, slirp, fuse)) => Ok(Started {
             pid,
             pty,
             _slirp: slirp,
+            _fuse: fuse,
             ports: proxy
                 .as_ref()
                 .map(|p| p.mappings.clone())
                 .unwrap_or_default(),
             _proxy: proxy,
         }),
-        Ok((Some((kind, message)), _, _)) => {
+        Ok((Some((kind, message)), ..)) => {
             let _ = sys::process::wait_exit(pid);
             Err(kind.into_error(message))
         }
@@ -256,6 +247,7 @@ type HandOver = (
     Option<(ExecFailure, String)>,
     Option<OwnedFd>,
     Option<slirp::Slirp>,
+    Option<rootfs::FuseServer>,
 );
 
 /// Sends the spec, brings up the network, and reads init's messages until
@@ -264,8 +256,14 @@ fn hand_over(
     child: &userns::Child,
     init: InitSpec,
     slirp_binary: Option<PathBuf>,
+    fuse_owner: Option<i32>,
 ) -> Result<HandOver> {
     let channel = &child.channel;
+    let root = init.mounts.iter().find_map(|op| match op {
+        MountOp::Root(root) => Some(root.clone()),
+        _ => None,
+    });
+    let mut fuse_server = None;
     let setup = |e: super::ipc::IpcError| RuntimeError::Setup(e.to_string());
     channel
         .send(&ToInit::Spec(Box::new(init)), &[])
@@ -286,9 +284,16 @@ fn hand_over(
             ToParent::Pty => pty = fds.pop(),
             ToParent::Failed { kind, message } => failure = Some((kind, message)),
             ToParent::Started => {}
+            ToParent::RootfsMounted => {
+                let (Some(root), Some(fuse)) = (&root, fds.pop()) else {
+                    continue;
+                };
+                fuse_server = Some(rootfs::start_server(root, fuse, fuse_owner)?);
+                channel.send(&ToInit::RootfsReady, &[]).map_err(setup)?;
+            }
         }
     }
-    Ok((failure, pty, slirp))
+    Ok((failure, pty, slirp, fuse_server))
 }
 
 /// Forwards signals and the terminal while the command runs in the

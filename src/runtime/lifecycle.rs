@@ -53,6 +53,7 @@ pub fn start_attached(paths: &Paths, store: &Store, id: &str) -> Result<i32> {
         image: &image,
         record: &record,
         dirs: &dirs,
+        driver: super::rootfs::choose_inherited(store, &mapping)?,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod plan;
 pub mod processes;
 pub mod remove;
+pub mod rootfs;
 pub mod state;
 pub mod stdio;
 pub mod userns;

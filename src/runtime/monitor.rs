@@ -110,6 +110,7 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
     let owner = launch::take_ownership(&record, &dirs)?;
     let image = store.resolve_image(&record.image_id.to_string())?;
     let (mapping, _) = userns::detect_mapping(&paths.host)?;
+    let driver = super::rootfs::choose_inherited(&store, &mapping)?;
     let mut log = LogWriter::open(&dirs.log())?;
     let mut attach = AttachServer::bind(&paths.run_root, id).ok();
     // A start by the user begins a new count (Docker).
@@ -123,6 +124,7 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
             host: &paths.host,
             image: &image,
             record: &record,
+            driver,
             dirs: &dirs,
         };
         let code = match run_once(target) {

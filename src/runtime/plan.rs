@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::rootfs::RootMount;
 use crate::spec::container::Network;
 use crate::spec::mount::{BindMount, TmpfsMount};
 use crate::spec::port::PortMapping;
@@ -38,18 +39,8 @@ pub struct RunSpec {
 /// symlinks out of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountOp {
-    /// The root: the kernel overlay of the image layers and the container's
-    /// upper dir. Lower dirs are relative to `layers_dir` (kept short: mount
-    /// options must fit in a page).
-    Overlay {
-        layers_dir: PathBuf,
-        lowers: Vec<String>,
-        upper: PathBuf,
-        work: PathBuf,
-        /// Keep overlay metadata in `user.overlay.*` xattrs (required for a
-        /// mount inside a user namespace).
-        userxattr: bool,
-    },
+    /// The root, made by the storage driver (`runtime::rootfs`).
+    Root(RootMount),
     Proc {
         target: String,
     },
@@ -116,22 +107,8 @@ pub struct IdsInside {
 }
 
 /// The mounts of a container, in order.
-pub fn mount_plan(
-    layers_dir: PathBuf,
-    lowers: Vec<String>,
-    upper: PathBuf,
-    work: PathBuf,
-    etc: &EtcFiles,
-    run: &RunSpec,
-    ids: IdsInside,
-) -> Vec<MountOp> {
-    let mut ops = vec![MountOp::Overlay {
-        layers_dir,
-        lowers,
-        upper,
-        work,
-        userxattr: ids.in_user_namespace,
-    }];
+pub fn mount_plan(root: RootMount, etc: &EtcFiles, run: &RunSpec, ids: IdsInside) -> Vec<MountOp> {
+    let mut ops = vec![MountOp::Root(root)];
     ops.push(MountOp::Proc {
         target: "/proc".into(),
     });
@@ -238,6 +215,16 @@ mod tests {
         }
     }
 
+    fn overlay(lowers: Vec<String>) -> RootMount {
+        RootMount::Overlay {
+            layers_dir: "/s/layers".into(),
+            lowers,
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+            userxattr: true,
+        }
+    }
+
     fn etc() -> EtcFiles {
         EtcFiles {
             hosts: "/c/etc/hosts".into(),
@@ -255,10 +242,7 @@ mod tests {
             propagation: Default::default(),
         };
         let ops = mount_plan(
-            "/s/layers".into(),
-            vec!["a/diff".into()],
-            "/c/upper".into(),
-            "/c/work".into(),
+            overlay(vec!["a/diff".into()]),
             &etc(),
             &spec(Network::None, vec![bind]),
             IdsInside {
@@ -266,9 +250,7 @@ mod tests {
                 tty_group_mapped: true,
             },
         );
-        assert!(
-            matches!(&ops[0], MountOp::Overlay { lowers, .. } if lowers == &vec!["a/diff".to_string()])
-        );
+        assert_eq!(ops[0], MountOp::Root(overlay(vec!["a/diff".into()])));
         assert_eq!(
             ops[1],
             MountOp::Proc {
@@ -297,10 +279,7 @@ mod tests {
     #[test]
     fn host_network_binds_host_sysfs_and_single_map_has_no_tty_gid() {
         let ops = mount_plan(
-            "/l".into(),
-            vec![],
-            "/u".into(),
-            "/w".into(),
+            overlay(vec![]),
             &etc(),
             &spec(Network::Host, vec![]),
             IdsInside {

@@ -13,6 +13,7 @@
 //! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
 //! <root>/tmp/                           staging area for atomic publishes
+//! <root>/storage.json                   the storage driver chosen for this store
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::ui::diagnostics::Hint;
 pub mod atomic;
 pub mod blobs;
 pub mod containers;
+pub mod driver;
 pub mod images;
 pub mod layers;
 pub mod lock;

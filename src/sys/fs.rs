@@ -16,9 +16,31 @@ pub fn make_whiteout(path: &Path) -> Result<()> {
 
 /// Sets an extended attribute on `path` itself (not following symlinks).
 pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<()> {
-    let p = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| SysError::new("lsetxattr", path.display(), nix::Error::EINVAL))?;
-    let n = CString::new(name).map_err(|_| SysError::new("lsetxattr", name, nix::Error::EINVAL))?;
+    set_xattr_flags(path, name.as_bytes(), value, 0)
+}
+
+/// A libc return code as a result naming the call and the path.
+fn check(rc: libc::c_int, call: &'static str, path: &Path) -> Result<()> {
+    if rc < 0 {
+        return Err(SysError::new(call, path.display(), nix::Error::last()));
+    }
+    Ok(())
+}
+
+fn cpath(call: &'static str, path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SysError::new(call, path.display(), nix::Error::EINVAL))
+}
+
+fn cname(call: &'static str, name: &[u8]) -> Result<CString> {
+    CString::new(name)
+        .map_err(|_| SysError::new(call, String::from_utf8_lossy(name), nix::Error::EINVAL))
+}
+
+/// Sets an extended attribute with `XATTR_CREATE`/`XATTR_REPLACE` flags.
+pub fn set_xattr_flags(path: &Path, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+    let p = cpath("lsetxattr", path)?;
+    let n = cname("lsetxattr", name)?;
     // SAFETY: both strings are NUL-terminated and live across the call; the
     // value pointer and length describe a valid slice.
     let rc = unsafe {
@@ -27,40 +49,201 @@ pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<()> {
             n.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
-            0,
+            flags,
         )
     };
-    if rc < 0 {
-        return Err(SysError::new(
-            "lsetxattr",
-            format!("{} {name}", path.display()),
-            nix::Error::last(),
-        ));
-    }
-    Ok(())
+    check(rc, "lsetxattr", path)
 }
 
-/// Reads an extended attribute of `path` itself (not following symlinks);
-/// `None` when it is not set (or xattrs are not supported there).
-pub fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>> {
-    let p = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| SysError::new("lgetxattr", path.display(), nix::Error::EINVAL))?;
-    let n = CString::new(name).map_err(|_| SysError::new("lgetxattr", name, nix::Error::EINVAL))?;
+/// Reads an extended attribute of `path` itself (ENODATA when absent).
+pub fn get_xattr(path: &Path, name: &[u8]) -> Result<Vec<u8>> {
+    let p = cpath("lgetxattr", path)?;
+    let n = cname("lgetxattr", name)?;
     let mut buf = vec![0u8; 256];
-    // SAFETY: both strings are NUL-terminated and live across the call; the
-    // buffer pointer and length describe a valid, writable slice.
-    let rc = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if rc < 0 {
+    loop {
+        // SAFETY: the strings are NUL-terminated; the buffer pointer and
+        // length describe memory we own.
+        let rc =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if rc >= 0 {
+            buf.truncate(rc as usize);
+            return Ok(buf);
+        }
         let err = nix::Error::last();
-        return match err {
-            nix::Error::ENODATA | nix::Error::ENOTSUP => Ok(None),
-            _ => Err(SysError::new(
-                "lgetxattr",
-                format!("{} {name}", path.display()),
-                err,
-            )),
-        };
+        if err != nix::Error::ERANGE || buf.len() >= 1 << 20 {
+            return Err(SysError::new("lgetxattr", path.display(), err));
+        }
+        buf.resize(buf.len() * 8, 0);
     }
-    buf.truncate(rc as usize);
-    Ok(Some(buf))
+}
+
+/// The names of `path`'s extended attributes (not following symlinks).
+pub fn list_xattrs(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let p = cpath("llistxattr", path)?;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: the path is NUL-terminated; the buffer is ours.
+        let rc = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if rc >= 0 {
+            buf.truncate(rc as usize);
+            return Ok(buf
+                .split(|b| *b == 0)
+                .filter(|n| !n.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect());
+        }
+        let err = nix::Error::last();
+        if err != nix::Error::ERANGE || buf.len() >= 1 << 20 {
+            return Err(SysError::new("llistxattr", path.display(), err));
+        }
+        buf.resize(buf.len() * 8, 0);
+    }
+}
+
+pub fn remove_xattr(path: &Path, name: &[u8]) -> Result<()> {
+    let p = cpath("lremovexattr", path)?;
+    let n = cname("lremovexattr", name)?;
+    // SAFETY: both strings are NUL-terminated and live across the call.
+    let rc = unsafe { libc::lremovexattr(p.as_ptr(), n.as_ptr()) };
+    check(rc, "lremovexattr", path)
+}
+
+/// Creates a special file (fifo, socket, device) with `mode` (type bits
+/// included) and device number `rdev`.
+pub fn mknod(path: &Path, mode: u32, rdev: u64) -> Result<()> {
+    use nix::sys::stat::{Mode, SFlag};
+    let kind = SFlag::from_bits_truncate(mode & libc::S_IFMT);
+    let perm = Mode::from_bits_truncate(mode & 0o7777);
+    nix::sys::stat::mknod(path, kind, perm, rdev)
+        .map_err(|e| SysError::new("mknod", path.display(), e))
+}
+
+/// `renameat2(2)` with its flags (RENAME_NOREPLACE, RENAME_EXCHANGE).
+pub fn rename_with_flags(from: &Path, to: &Path, flags: u32) -> Result<()> {
+    let flags = nix::fcntl::RenameFlags::from_bits_truncate(flags);
+    nix::fcntl::renameat2(None, from, None, to, flags)
+        .map_err(|e| SysError::new("renameat2", from.display(), e))
+}
+
+/// One timestamp for [`set_times`].
+#[derive(Debug, Clone, Copy)]
+pub enum TimeSet {
+    Omit,
+    Now,
+    At(std::time::SystemTime),
+}
+
+fn timespec(t: TimeSet) -> nix::sys::time::TimeSpec {
+    use nix::sys::time::TimeSpec;
+    match t {
+        TimeSet::Omit => TimeSpec::UTIME_OMIT,
+        TimeSet::Now => TimeSpec::UTIME_NOW,
+        TimeSet::At(t) => {
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            TimeSpec::from_duration(d)
+        }
+    }
+}
+
+/// Sets access and modification times of `path` itself (symlinks too).
+pub fn set_times(path: &Path, atime: TimeSet, mtime: TimeSet) -> Result<()> {
+    nix::sys::stat::utimensat(
+        None,
+        path,
+        &timespec(atime),
+        &timespec(mtime),
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| SysError::new("utimensat", path.display(), e))
+}
+
+/// What `statfs` reports about a filesystem.
+#[derive(Debug, Clone, Copy)]
+pub struct FsStats {
+    pub blocks: u64,
+    pub blocks_free: u64,
+    pub blocks_available: u64,
+    pub files: u64,
+    pub files_free: u64,
+    pub block_size: u32,
+    pub name_max: u32,
+    pub fragment_size: u32,
+}
+
+pub fn fs_stats(path: &Path) -> Result<FsStats> {
+    let s = nix::sys::statvfs::statvfs(path)
+        .map_err(|e| SysError::new("statvfs", path.display(), e))?;
+    Ok(FsStats {
+        blocks: s.blocks(),
+        blocks_free: s.blocks_free(),
+        blocks_available: s.blocks_available(),
+        files: s.files(),
+        files_free: s.files_free(),
+        block_size: s.block_size() as u32,
+        name_max: s.name_max() as u32,
+        fragment_size: s.fragment_size() as u32,
+    })
+}
+
+/// `fallocate(2)` on an open file.
+pub fn fallocate(file: &std::fs::File, mode: i32, offset: u64, len: u64) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    nix::fcntl::fallocate(
+        file.as_raw_fd(),
+        nix::fcntl::FallocateFlags::from_bits_truncate(mode),
+        offset as libc::off_t,
+        len as libc::off_t,
+    )
+    .map_err(|e| SysError::new("fallocate", "", e))
+}
+
+/// `lseek(2)` with any whence (SEEK_DATA and SEEK_HOLE included).
+pub fn seek(file: &std::fs::File, offset: i64, whence: i32) -> Result<i64> {
+    use nix::unistd::Whence;
+    use std::os::fd::AsRawFd;
+    let whence = match whence {
+        libc::SEEK_SET => Whence::SeekSet,
+        libc::SEEK_CUR => Whence::SeekCur,
+        libc::SEEK_END => Whence::SeekEnd,
+        libc::SEEK_DATA => Whence::SeekData,
+        libc::SEEK_HOLE => Whence::SeekHole,
+        _ => return Err(SysError::new("lseek", whence, nix::Error::EINVAL)),
+    };
+    nix::unistd::lseek(file.as_raw_fd(), offset, whence).map_err(|e| SysError::new("lseek", "", e))
+}
+
+/// Copies `src` to `dst` (same length) keeping holes: only the data
+/// segments are copied, with `copy_file_range` (reflinks where the
+/// filesystem offers them).
+pub fn copy_sparse(src: &std::fs::File, dst: &std::fs::File, len: u64) -> Result<()> {
+    dst.set_len(len).map_err(|e| {
+        SysError::new(
+            "ftruncate",
+            "",
+            nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    })?;
+    let mut pos: i64 = 0;
+    let end = len as i64;
+    while pos < end {
+        let data = match seek(src, pos, libc::SEEK_DATA) {
+            Ok(d) => d,
+            Err(e) if e.errno() == nix::Error::ENXIO => break,
+            Err(e) => return Err(e),
+        };
+        let hole = seek(src, data, libc::SEEK_HOLE).unwrap_or(end).min(end);
+        let mut off_in = data;
+        let mut off_out = data;
+        while off_in < hole {
+            let want = (hole - off_in) as usize;
+            let n =
+                nix::fcntl::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want)
+                    .map_err(|e| SysError::new("copy_file_range", "", e))?;
+            if n == 0 {
+                break;
+            }
+        }
+        pos = hole;
+    }
+    Ok(())
 }

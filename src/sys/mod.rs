@@ -21,7 +21,9 @@
 //!   correctly sized structs; `tty::RawMode::enter_stdin` borrows fd 0.
 //! - `net::bring_up_loopback`: `ioctl(SIOCGIFFLAGS/SIOCSIFFLAGS)` on a socket
 //!   we own, with a zeroed `ifreq` whose name is NUL-terminated.
-//! - `fs::set_xattr`: `lsetxattr` with NUL-terminated strings and a slice.
+//! - `fs::set_xattr_flags`, `fs::get_xattr`, `fs::list_xattrs`,
+//!   `fs::remove_xattr`: the `l*xattr` calls with NUL-terminated strings and
+//!   buffers we own, passed with their lengths.
 //! - `process::reset_signal_dispositions` (SIG_DFL), `process::set_cloexec_from`
 //!   (`close_range`, flags only).
 #![expect(

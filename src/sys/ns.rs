@@ -153,3 +153,10 @@ pub fn join_some(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<()>
 fn io_errno(e: &std::io::Error) -> nix::Error {
     nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
+
+/// Joins the user namespace of process `pid` (as slirp4netns does with
+/// `--userns-path`). Must be called while the process is single-threaded;
+/// the owner of that namespace gets full capabilities inside it.
+pub fn join_user_namespace(pid: i32) -> Result<()> {
+    join_some(std::path::Path::new("/proc"), pid, &["user"])
+}

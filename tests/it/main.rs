@@ -8,6 +8,7 @@ mod cli;
 mod harness;
 mod images;
 mod lifecycle;
+mod overlay;
 mod ports;
 mod python;
 mod run;

@@ -196,11 +196,18 @@ impl TestContext {
     }
 
     /// The same as a builder, for stdin bytes, extra env, a different PATH or timeout.
+    /// `DEVBOX_STORAGE_DRIVER` set for the test run is passed on, so a whole suite can run on
+    /// another driver (`DEVBOX_STORAGE_DRIVER=fuse-overlayfs cargo test --test it run::`).
     pub fn devbox_cmd(&self, args: &[&str]) -> UserCommand {
-        self.command(binary())
+        let cmd = self
+            .command(binary())
             .arg("--root")
             .arg(&self.root)
-            .args(args)
+            .args(args);
+        match std::env::var_os("DEVBOX_STORAGE_DRIVER") {
+            Some(driver) => cmd.env("DEVBOX_STORAGE_DRIVER", driver),
+            None => cmd,
+        }
     }
 
     /// Any program as the test user, with the same clean env, in the sandbox. Without a
