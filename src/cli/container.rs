@@ -87,6 +87,9 @@ pub struct RunArgs {
         value_name = "[IP:][HOST:]CONTAINER[/PROTO]"
     )]
     pub publish: Vec<String>,
+    /// Add a line to /etc/hosts: NAME:IP (NAME=IP also works)
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Publish every port the image EXPOSEs, on free host ports
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod build;
+pub mod compose;
 pub mod container;
 pub mod image;
 pub mod internal;
@@ -115,6 +116,12 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Multi-service projects from compose.yaml
+    Compose(compose::ComposeArgs),
+    /// Start the project here: its compose file, or a Python project with no set-up at all
+    Up(compose::UpArgs),
+    /// Stop and remove what `devbox up` started here
+    Down(compose::DownArgs),
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
     /// Create an image from a container's changes

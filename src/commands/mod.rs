@@ -8,6 +8,7 @@ mod attach;
 mod bootstrap;
 mod build;
 mod commit;
+mod compose;
 mod container;
 mod doctor;
 mod each;
@@ -30,6 +31,7 @@ mod start;
 mod stop;
 mod system;
 mod tag;
+mod up;
 mod update;
 mod volume;
 mod wait;
@@ -89,6 +91,9 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),
+        Command::Compose(args) => compose::compose(args, ctx),
+        Command::Up(args) => up::up(args, ctx),
+        Command::Down(args) => up::down(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"
         )),

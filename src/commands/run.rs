@@ -76,6 +76,11 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         tmpfs,
         ports,
         publish_all: args.publish_all,
+        extra_hosts: args
+            .add_host
+            .iter()
+            .map(|h| parse_add_host(h))
+            .collect::<anyhow::Result<_>>()?,
         network: match args.network {
             NetworkMode::Slirp4netns => Network::Slirp4netns,
             NetworkMode::None => Network::None,
@@ -111,6 +116,19 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
             })
             .collect(),
     })
+}
+
+/// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address keeps its colons).
+fn parse_add_host(text: &str) -> anyhow::Result<(String, String)> {
+    let (name, ip) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
+        .filter(|(n, ip)| !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
+        .ok_or_else(|| {
+            UserError::new(format!("invalid --add-host `{text}`"))
+                .with_hint("expected NAME:IP, e.g. --add-host db:10.0.2.2")
+        })?;
+    Ok((name.to_string(), ip.to_string()))
 }
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -7,8 +7,12 @@ pub const SLIRP_CONTAINER_IP: &str = "10.0.2.100";
 pub const SLIRP_HOST_IP: &str = "10.0.2.2";
 pub const SLIRP_DNS_IP: &str = "10.0.2.3";
 
-pub fn hosts(hostname: &str, network: Network) -> String {
+/// The container's /etc/hosts: localhost, its own name, and `--add-host` entries.
+pub fn hosts(hostname: &str, network: Network, extra: &[(String, String)]) -> String {
     let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    for (host, ip) in extra {
+        out.push_str(&format!("{ip}\t{host}\n"));
+    }
     match network {
         Network::Slirp4netns => {
             out.push_str(&format!("{SLIRP_CONTAINER_IP}\t{hostname}\n"));
@@ -55,10 +59,10 @@ mod tests {
 
     #[test]
     fn files_for_each_network() {
-        let h = hosts("abc", Network::Slirp4netns);
+        let h = hosts("abc", Network::Slirp4netns, &[]);
         assert!(h.contains("10.0.2.100\tabc\n"));
         assert!(h.contains("host.containers.internal"));
-        assert!(hosts("abc", Network::None).contains("127.0.1.1\tabc"));
+        assert!(hosts("abc", Network::None, &[]).contains("127.0.1.1\tabc"));
         assert_eq!(hostname("abc"), "abc\n");
         let host = "search corp\nnameserver 127.0.0.53\noptions edns0\n";
         assert_eq!(

@@ -30,6 +30,8 @@ pub struct Request {
     pub ports: Vec<PortMapping>,
     /// `-P`: also every port the image EXPOSEs.
     pub publish_all: bool,
+    /// `--add-host NAME:IP`.
+    pub extra_hosts: Vec<(String, String)>,
     pub network: Network,
     pub entrypoint: Option<Vec<String>>,
     pub args: Vec<String>,
@@ -94,6 +96,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         binds: request.binds.clone(),
         tmpfs: request.tmpfs.clone(),
         ports: published_ports(image, request)?,
+        extra_hosts: request.extra_hosts.clone(),
         auto_remove: request.auto_remove,
         init: request.init,
     })

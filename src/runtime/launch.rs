@@ -37,7 +37,10 @@ fn write_etc_files(
     };
     let spec = &record.spec;
     let host_resolv = std::fs::read_to_string(&host.etc_resolv_conf).unwrap_or_default();
-    fs_err::write(&files.hosts, etc_files::hosts(&spec.hostname, spec.network))?;
+    fs_err::write(
+        &files.hosts,
+        etc_files::hosts(&spec.hostname, spec.network, &spec.extra_hosts),
+    )?;
     fs_err::write(&files.hostname, etc_files::hostname(&spec.hostname))?;
     fs_err::write(
         &files.resolv_conf,

@@ -28,6 +28,9 @@ pub struct RunSpec {
     /// Published ports (`-p`, `-P`); a host port 0 is chosen at each start.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// `--add-host NAME:IP` lines for /etc/hosts.
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, String)>,
     pub auto_remove: bool,
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
@@ -210,6 +213,7 @@ mod tests {
             binds,
             tmpfs: vec![],
             ports: vec![],
+            extra_hosts: vec![],
             auto_remove: true,
             init: false,
         }

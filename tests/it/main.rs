@@ -5,6 +5,7 @@ mod support;
 
 mod build;
 mod cli;
+mod compose;
 mod harness;
 mod images;
 mod lifecycle;
