@@ -1,7 +1,8 @@
 """A tiny web app for the devbox demo: counts visits, stdlib only.
 
-Run it in a container with the source bind-mounted:
-    devbox run --rm --network host -v "$PWD":/app -w /app debian-python python3 app.py
+Run it in a container with the source bind-mounted: `devbox up` in this directory (see
+compose.yaml), or
+    devbox run --rm -p 127.0.0.1:8765:8765 -e PORT=8765 -v "$PWD":/app -w /app debian-python python3 app.py
 """
 
 import http.server
