@@ -18,6 +18,9 @@ pub enum InternalCommand {
         fd: i32,
         tar: PathBuf,
         dest: PathBuf,
+        /// The digest the uncompressed tar must have (checked while unpacking)
+        #[arg(long)]
+        diff_id: Option<String>,
     },
     /// Runs inside the user namespace only: removes trees owned by mapped ids
     #[command(name = "__rmtree", hide = true)]

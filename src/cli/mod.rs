@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod container;
 pub mod image;
 pub mod internal;
+pub mod registry;
 pub mod system;
 
 /// The entry point of the binary: parse, run, render the outcome.
@@ -68,6 +69,16 @@ pub enum Command {
     Import(image::ImportArgs),
     /// List images
     Images(image::ImagesArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out of a registry
+    Logout(registry::LogoutArgs),
+    /// Search a registry for images
+    Search(registry::SearchArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing
     Doctor(system::DoctorArgs),
     #[command(flatten)]

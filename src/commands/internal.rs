@@ -8,8 +8,17 @@ use crate::sys;
 pub fn run(role: InternalCommand) -> u8 {
     match role {
         InternalCommand::Init { fd } => init::main(fd),
-        InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
-            crate::image::layer::unpack(&tar, &dest, in_user_namespace())
+        InternalCommand::Unpack {
+            fd,
+            tar,
+            dest,
+            diff_id,
+        } => helper(fd, "devbox:[unpack]", || {
+            let expected = diff_id
+                .map(|d| d.parse::<crate::image::Digest>())
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            crate::image::layer::unpack(&tar, &dest, in_user_namespace(), expected.as_ref())
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),

@@ -8,9 +8,14 @@ mod doctor;
 mod images;
 mod import;
 mod internal;
+mod login;
+mod logout;
 mod ps;
+mod pull;
+mod push;
 mod rm;
 mod run;
+mod search;
 
 /// Runs the parsed command line and turns the outcome into an exit code.
 pub fn main(cli: Cli) -> std::process::ExitCode {
@@ -47,6 +52,11 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Ps(args) => ps::ps(args, ctx),
         Command::Import(args) => import::import(args, ctx),
         Command::Images(args) => images::images(args, ctx),
+        Command::Pull(args) => pull::pull(args, ctx),
+        Command::Push(args) => push::push(args, ctx),
+        Command::Login(args) => login::login(args, ctx),
+        Command::Logout(args) => logout::logout(args, ctx),
+        Command::Search(args) => search::search(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"

@@ -7,6 +7,8 @@ use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use crate::fs::whiteout::{self, Whiteout};
+use crate::image::digest::HashingReader;
+use crate::image::Digest;
 use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,12 @@ pub enum LayerError {
     },
     #[error("layer entry `{entry}`: {reason}")]
     Hostile { entry: String, reason: String },
+    #[error("layer {path}: {source}")]
+    DiffId {
+        path: PathBuf,
+        #[source]
+        source: crate::image::digest::DigestError,
+    },
     #[error("layer entry `{entry}`: {source}")]
     Sys {
         entry: String,
@@ -40,7 +48,7 @@ pub struct UnpackReport {
     pub skipped_devices: u64,
 }
 
-/// Opens a layer blob, transparently decompressing gzip.
+/// Opens a layer blob, transparently decompressing gzip and zstd.
 pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, LayerError> {
     let read_err = |source| LayerError::Read {
         path: path.to_path_buf(),
@@ -51,19 +59,34 @@ pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, LayerError> {
         use std::io::BufRead;
         file.fill_buf()
             .map_err(read_err)?
-            .get(..2)
+            .get(..4)
             .map(<[u8]>::to_vec)
+            .unwrap_or_default()
     };
-    if magic.as_deref() == Some(&[0x1f, 0x8b]) {
+    if magic.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(file)))
+    } else if magic == ZSTD_MAGIC {
+        Ok(Box::new(
+            zstd::stream::read::Decoder::with_buffer(file).map_err(read_err)?,
+        ))
     } else {
         Ok(Box::new(file))
     }
 }
 
-/// Unpacks `tar` into `dest` (which must exist).
-pub fn unpack(tar: &Path, dest: &Path, userxattr: bool) -> Result<UnpackReport, LayerError> {
-    let mut archive = tar::Archive::new(open_layer(tar)?);
+/// The first bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Unpacks `tar` into `dest` (which must exist). With `diff_id`, the
+/// uncompressed stream must have that digest (the image config's promise),
+/// or the unpack fails and the caller discards `dest`.
+pub fn unpack(
+    tar: &Path,
+    dest: &Path,
+    userxattr: bool,
+    diff_id: Option<&Digest>,
+) -> Result<UnpackReport, LayerError> {
+    let mut archive = tar::Archive::new(HashingReader::new(open_layer(tar)?));
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
@@ -140,6 +163,24 @@ pub fn unpack(tar: &Path, dest: &Path, userxattr: bool) -> Result<UnpackReport, 
                     source,
                 })
             }
+        }
+    }
+    if let Some(expected) = diff_id {
+        // The tar ends with zero blocks tar stops at: hash those too.
+        let mut reader = archive.into_inner();
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| LayerError::Read {
+            path: tar.to_path_buf(),
+            source,
+        })?;
+        let actual = reader.hasher.finish();
+        if &actual != expected {
+            return Err(LayerError::DiffId {
+                path: tar.to_path_buf(),
+                source: crate::image::digest::DigestError::Mismatch {
+                    expected: expected.clone(),
+                    actual,
+                },
+            });
         }
     }
     Ok(report)

@@ -1,11 +1,13 @@
 //! Images: references, digests, OCI types, layers.
 
 pub mod change;
+pub mod credentials;
 pub mod digest;
 pub mod import;
 pub mod layer;
 pub mod oci;
 pub mod reference;
+pub mod registry;
 
 pub use digest::Digest;
 pub use reference::Reference;

@@ -3,6 +3,7 @@
 
 pub mod diagnostics;
 pub mod printer;
+pub mod progress;
 
 pub use diagnostics::ExitStatus;
 pub use printer::Printer;

@@ -1,0 +1,341 @@
+//! `pull`: manifest (through an index, for the chosen platform), config,
+//! then the layer blobs in parallel, each streamed to a temp file in the
+//! store while hashed, verified, renamed into place and unpacked once; the
+//! image becomes visible only at the end (`import::commit_image`).
+//!
+//! Nothing half-done is ever visible: temp blobs and staged layers live in
+//! the store's tmp/ under names carrying the pid, and the next pull removes
+//! those of processes that are gone (a SIGKILLed pull).
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::client::{self, Client};
+use super::platform::{self, PlatformSpec};
+use super::{RegistryError, Result, TransferReporter};
+use crate::image::digest::{DigestError, Hasher};
+use crate::image::import::{self, NewImage, Unpacker};
+use crate::image::oci::{self, Descriptor, ImageConfig, ImageIndex, Manifest};
+use crate::image::{Digest, Reference};
+use crate::store::{atomic, Store};
+
+/// How many blobs download at once.
+const PARALLEL: usize = 3;
+
+pub struct PullRequest<'a> {
+    pub reference: &'a Reference,
+    /// `--platform`; the host's when absent.
+    pub platform: Option<PlatformSpec>,
+}
+
+/// What a pull did.
+#[derive(Debug)]
+pub struct Pulled {
+    /// The digest the registry knows the reference by (the index's for a
+    /// multi-architecture image): what `Digest:` shows.
+    pub digest: Digest,
+    pub manifest_digest: Digest,
+    /// The image id (config digest).
+    pub id: Digest,
+    /// Whether any layer or the reference changed.
+    pub changed: bool,
+}
+
+pub fn pull(
+    client: &Client,
+    store: &Store,
+    unpacker: &dyn Unpacker,
+    request: &PullRequest,
+    reporter: &dyn TransferReporter,
+) -> Result<Pulled> {
+    let reference = request.reference;
+    remove_stale_temporaries(store, unpacker);
+    let repository = &reference.repository;
+    let wanted = match &reference.digest {
+        Some(d) => d.to_string(),
+        None => reference.tag.clone().unwrap_or_else(|| "latest".into()),
+    };
+    let (bytes, media_type) = client.manifest(repository, &wanted)?;
+    let digest = Digest::of(&bytes);
+    if let Some(expected) = &reference.digest {
+        verify(client, "manifest", expected, &digest)?;
+    }
+    let (index, manifest_bytes, manifest_digest) = if is_index(&bytes, &media_type) {
+        let index: ImageIndex = parse(client, "image index", &bytes)?;
+        let spec = request.platform.clone().unwrap_or_else(PlatformSpec::host);
+        let entry =
+            platform::select(&index, &spec).map_err(|available| RegistryError::NoPlatform {
+                reference: reference.familiar(),
+                platform: spec.to_string(),
+                available: if available.is_empty() {
+                    "no platforms".into()
+                } else {
+                    available.join(", ")
+                },
+            })?;
+        let (manifest_bytes, _) = client.manifest(repository, &entry.digest.to_string())?;
+        let actual = Digest::of(&manifest_bytes);
+        verify(client, "manifest", &entry.digest, &actual)?;
+        (Some(bytes), manifest_bytes, actual)
+    } else {
+        (None, bytes, digest.clone())
+    };
+    let manifest: Manifest = parse(client, "manifest", &manifest_bytes)?;
+    if let Some(t) = manifest.media_type.as_deref() {
+        if t != oci::MEDIA_TYPE_MANIFEST && t != oci::MEDIA_TYPE_DOCKER_MANIFEST {
+            return Err(RegistryError::Unsupported {
+                what: "manifest",
+                media_type: t.into(),
+            });
+        }
+    }
+    for layer in &manifest.layers {
+        if !is_layer_type(&layer.media_type) {
+            return Err(RegistryError::Unsupported {
+                what: "layer",
+                media_type: layer.media_type.clone(),
+            });
+        }
+    }
+    let config_bytes = small_blob(client, repository, &manifest.config)?;
+    let config: ImageConfig = parse(client, "image config", &config_bytes)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(RegistryError::Protocol {
+            registry: client.registry.clone(),
+            reason: format!(
+                "the manifest has {} layers but the config lists {} diff ids",
+                manifest.layers.len(),
+                diff_ids.len()
+            ),
+        });
+    }
+    let layers: Vec<(Descriptor, Digest)> = manifest
+        .layers
+        .iter()
+        .cloned()
+        .zip(diff_ids.iter().cloned())
+        .collect();
+    let changed_layers = fetch_layers(client, store, unpacker, repository, &layers, reporter)?;
+    let previous = store.get_ref(reference)?;
+    let pairs: Vec<(Digest, Digest)> = layers
+        .iter()
+        .map(|(d, id)| (d.digest.clone(), id.clone()))
+        .collect();
+    import::commit_image(
+        store,
+        &NewImage {
+            layers: &pairs,
+            config: &config_bytes,
+            manifest: &manifest_bytes,
+            index: index.as_deref(),
+            reference,
+        },
+    )?;
+    Ok(Pulled {
+        digest,
+        id: manifest.config.digest.clone(),
+        changed: changed_layers || previous.as_ref() != Some(&manifest_digest),
+        manifest_digest,
+    })
+}
+
+fn is_index(bytes: &[u8], media_type: &str) -> bool {
+    if client::is_index(media_type) {
+        return true;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+        manifests: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Probe>(bytes)
+        .map(|p| p.manifests.is_some() || p.media_type.as_deref().is_some_and(client::is_index))
+        .unwrap_or(false)
+}
+
+fn is_layer_type(media_type: &str) -> bool {
+    [
+        oci::MEDIA_TYPE_LAYER_TAR,
+        oci::MEDIA_TYPE_LAYER_GZIP,
+        oci::MEDIA_TYPE_LAYER_ZSTD,
+        oci::MEDIA_TYPE_DOCKER_LAYER_GZIP,
+    ]
+    .contains(&media_type)
+}
+
+fn verify(client: &Client, what: &'static str, expected: &Digest, actual: &Digest) -> Result<()> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(RegistryError::Verify {
+        registry: client.registry.clone(),
+        what,
+        digest: expected.clone(),
+        source: DigestError::Mismatch {
+            expected: expected.clone(),
+            actual: actual.clone(),
+        },
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(client: &Client, what: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Protocol {
+        registry: client.registry.clone(),
+        reason: format!("{what}: {e}"),
+    })
+}
+
+/// A config blob, read into memory (bounded) and verified.
+fn small_blob(client: &Client, repository: &str, descriptor: &Descriptor) -> Result<Vec<u8>> {
+    let mut response = client.blob(repository, &descriptor.digest)?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(descriptor.size.min(64 << 20) + 1)
+        .read_to_vec()
+        .map_err(|e| RegistryError::Unreachable {
+            registry: client.registry.clone(),
+            url: format!("blob {}", descriptor.digest),
+            source: Box::new(e),
+        })?;
+    verify(client, "config", &descriptor.digest, &Digest::of(&bytes))?;
+    Ok(bytes)
+}
+
+/// Downloads (what is missing) and unpacks every layer, a few at a time.
+/// Returns whether anything was fetched or unpacked.
+fn fetch_layers(
+    client: &Client,
+    store: &Store,
+    unpacker: &dyn Unpacker,
+    repository: &str,
+    layers: &[(Descriptor, Digest)],
+    reporter: &dyn TransferReporter,
+) -> Result<bool> {
+    let descriptors: Vec<Descriptor> = layers.iter().map(|(d, _)| d.clone()).collect();
+    reporter.begin(&descriptors);
+    // The same layer twice in one image is fetched once.
+    let mut seen = std::collections::BTreeSet::new();
+    let unique: Vec<&(Descriptor, Digest)> = layers
+        .iter()
+        .filter(|(d, _)| seen.insert(d.digest.clone()))
+        .collect();
+    let changed = AtomicBool::new(false);
+    let result = super::for_each_parallel(&unique, PARALLEL, |(descriptor, diff_id), failed| {
+        let digest = &descriptor.digest;
+        if store.has_blob(digest) && store.has_layer(diff_id) {
+            reporter.exists(digest);
+            return Ok(());
+        }
+        changed.store(true, Ordering::SeqCst);
+        if !store.has_blob(digest) {
+            download(client, store, repository, descriptor, reporter, failed)?;
+        }
+        reporter.transferred(digest);
+        import::store_layer(store, unpacker, digest, diff_id)?;
+        reporter.unpacked(digest);
+        Ok(())
+    });
+    reporter.end();
+    result.map(|()| changed.load(Ordering::SeqCst))
+}
+
+/// Streams one blob into `tmp/pull-<pid>-...`, hashing as it goes; only a
+/// complete, verified file is renamed into the blob store.
+fn download(
+    client: &Client,
+    store: &Store,
+    repository: &str,
+    descriptor: &Descriptor,
+    reporter: &dyn TransferReporter,
+    cancelled: &AtomicBool,
+) -> Result<()> {
+    let tmp = store
+        .tmp_dir()
+        .join(format!("pull-{}", atomic::unique_suffix()));
+    let io_err = |source| RegistryError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let result = (|| {
+        let response = client.blob(repository, &descriptor.digest)?;
+        let mut body = response.into_body().into_reader();
+        let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(RegistryError::Cancelled);
+            }
+            let n = body
+                .read(&mut buf)
+                .map_err(|e| RegistryError::Unreachable {
+                    registry: client.registry.clone(),
+                    url: format!("blob {}", descriptor.digest),
+                    source: Box::new(ureq::Error::Io(e)),
+                })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if hasher.bytes > descriptor.size {
+                break;
+            }
+            file.write_all(&buf[..n]).map_err(io_err)?;
+            reporter.progress(&descriptor.digest, hasher.bytes);
+        }
+        let size = hasher.bytes;
+        let actual = hasher.finish();
+        if size != descriptor.size || actual != descriptor.digest {
+            return Err(RegistryError::Verify {
+                registry: client.registry.clone(),
+                what: "blob",
+                digest: descriptor.digest.clone(),
+                source: DigestError::Mismatch {
+                    expected: descriptor.digest.clone(),
+                    actual,
+                },
+            });
+        }
+        file.sync_all().map_err(io_err)?;
+        store.publish_blob_file(&tmp, &descriptor.digest)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes what killed pulls left in tmp/: `pull-<pid>-*` blobs and
+/// `layer-<pid>-*` staging directories of processes that are gone.
+fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
+    let Ok(entries) = std::fs::read_dir(store.tmp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((kind, rest)) = name.split_once('-') else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || std::path::Path::new("/proc").join(pid.to_string()).exists()
+        {
+            continue;
+        }
+        match kind {
+            "pull" => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            "layer" => {
+                let _ = unpacker.remove(&entry.path());
+            }
+            _ => {}
+        }
+    }
+}
