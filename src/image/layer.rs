@@ -160,7 +160,7 @@ pub fn unpack(
             Err(source) => {
                 return Err(LayerError::Entry {
                     entry: name,
-                    source,
+                    source: with_causes(source),
                 })
             }
         }
@@ -184,6 +184,19 @@ pub fn unpack(
         }
     }
     Ok(report)
+}
+
+/// tar's errors keep the cause (e.g. `Permission denied`) out of their
+/// text; the helper reports text only, so fold it in.
+fn with_causes(error: std::io::Error) -> std::io::Error {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    std::io::Error::new(error.kind(), text)
 }
 
 /// The entry's path as a relative path without `..`, or None if it would

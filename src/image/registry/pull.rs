@@ -309,6 +309,19 @@ fn download(
     result
 }
 
+/// Whether a process runs (a zombie does not: on machines whose init does
+/// not reap orphans, a killed devbox stays one).
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
 /// Removes what killed pulls left in tmp/: `pull-<pid>-*` blobs and
 /// `layer-<pid>-*` staging directories of processes that are gone.
 fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
@@ -324,8 +337,7 @@ fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == std::process::id() || std::path::Path::new("/proc").join(pid.to_string()).exists()
-        {
+        if pid == std::process::id() || is_alive(pid) {
             continue;
         }
         match kind {
@@ -337,5 +349,33 @@ fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_of_processes() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(u32::MAX));
+    }
+
+    #[test]
+    fn recognises_indexes() {
+        assert!(is_index(b"{}", oci::MEDIA_TYPE_DOCKER_MANIFEST_LIST));
+        assert!(is_index(
+            br#"{"schemaVersion":2,"manifests":[]}"#,
+            "application/json"
+        ));
+        assert!(!is_index(
+            br#"{"schemaVersion":2,"layers":[]}"#,
+            oci::MEDIA_TYPE_MANIFEST
+        ));
+        assert!(is_layer_type(oci::MEDIA_TYPE_LAYER_ZSTD));
+        assert!(!is_layer_type(
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        ));
     }
 }
