@@ -57,6 +57,8 @@ struct Bars {
     multi: MultiProgress,
     total: ProgressBar,
     blobs: Mutex<HashMap<Digest, (ProgressBar, u64)>>,
+    /// The blobs in manifest order, for the final lines.
+    order: Mutex<Vec<Digest>>,
 }
 
 impl TransferProgress {
@@ -70,6 +72,7 @@ impl TransferProgress {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             total: ProgressBar::new(0),
             blobs: Mutex::new(HashMap::new()),
+            order: Mutex::new(Vec::new()),
         });
         TransferProgress {
             direction,
@@ -129,6 +132,10 @@ impl TransferReporter for TransferProgress {
             bar.set_prefix(blob.digest.short().to_string());
             bar.set_message(self.direction.waiting());
             map.insert(blob.digest.clone(), (bar, blob.size));
+            bars.order
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(blob.digest.clone());
         }
         let total_bar = bars.multi.add(bars.total.clone());
         total_bar.set_length(total);
@@ -183,8 +190,16 @@ impl TransferReporter for TransferProgress {
 
     fn end(&self) {
         if let Some(bars) = &self.bars {
+            // The bars make way for Docker's final lines.
             bars.total.finish();
             let _ = bars.multi.clear();
+            let blobs = bars.blobs.lock().unwrap_or_else(|e| e.into_inner());
+            for digest in bars.order.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if let Some((bar, _)) = blobs.get(digest) {
+                    self.printer
+                        .status(format!("{}: {}", digest.short(), bar.message()));
+                }
+            }
         }
     }
 }
