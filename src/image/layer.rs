@@ -7,7 +7,7 @@ use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use crate::fs::whiteout::{self, Whiteout};
-use crate::image::digest::HashingReader;
+use crate::image::digest::Hasher;
 use crate::image::Digest;
 use crate::sys;
 
@@ -49,7 +49,7 @@ pub struct UnpackReport {
 }
 
 /// Opens a layer blob, transparently decompressing gzip and zstd.
-pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, LayerError> {
+pub fn open_layer(path: &Path) -> Result<Box<dyn Read + Send>, LayerError> {
     let read_err = |source| LayerError::Read {
         path: path.to_path_buf(),
         source,
@@ -86,7 +86,7 @@ pub fn unpack(
     userxattr: bool,
     diff_id: Option<&Digest>,
 ) -> Result<UnpackReport, LayerError> {
-    let mut archive = tar::Archive::new(HashingReader::new(open_layer(tar)?));
+    let mut archive = tar::Archive::new(ReadAhead::spawn(open_layer(tar)?));
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
@@ -167,12 +167,13 @@ pub fn unpack(
     }
     if let Some(expected) = diff_id {
         // The tar ends with zero blocks tar stops at: hash those too.
-        let mut reader = archive.into_inner();
-        std::io::copy(&mut reader, &mut std::io::sink()).map_err(|source| LayerError::Read {
-            path: tar.to_path_buf(),
-            source,
-        })?;
-        let actual = reader.hasher.finish();
+        let actual = archive
+            .into_inner()
+            .finish()
+            .map_err(|source| LayerError::Read {
+                path: tar.to_path_buf(),
+                source,
+            })?;
         if &actual != expected {
             return Err(LayerError::DiffId {
                 path: tar.to_path_buf(),
@@ -184,6 +185,93 @@ pub fn unpack(
         }
     }
     Ok(report)
+}
+
+/// Decompresses and hashes a layer on a thread of its own, a few MiB ahead
+/// of the tar unpacker, so that the two use two cores (a single thread
+/// doing both is what made pulls slow on a busy machine).
+struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+    worker: std::thread::JoinHandle<Digest>,
+}
+
+impl ReadAhead {
+    const CHUNK: usize = 256 << 10;
+
+    fn spawn(mut source: Box<dyn Read + Send>) -> ReadAhead {
+        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
+        let worker = std::thread::spawn(move || {
+            let mut hasher = Hasher::new();
+            loop {
+                let mut chunk = vec![0u8; Self::CHUNK];
+                let n = match read_up_to(&mut source, &mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        break;
+                    }
+                };
+                chunk.truncate(n);
+                hasher.update(&chunk);
+                // The reader stopped listening (an error): nothing left to do.
+                if sender.send(Ok(chunk)).is_err() {
+                    break;
+                }
+            }
+            hasher.finish()
+        });
+        ReadAhead {
+            chunks,
+            current: Vec::new(),
+            pos: 0,
+            worker,
+        }
+    }
+
+    /// Reads the rest and returns the digest of the whole stream.
+    fn finish(mut self) -> std::io::Result<Digest> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        drop(self.chunks);
+        self.worker
+            .join()
+            .map_err(|_| std::io::Error::other("the layer reader thread panicked"))
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.current.len() {
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Fills `buf` as far as the source allows; 0 only at the end.
+fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// tar's errors keep the cause (e.g. `Permission denied`) out of their
@@ -239,6 +327,16 @@ fn ensure_dir_inside(dest: &Path, dir: &Path, entry: &str) -> Result<(), LayerEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_ahead_passes_every_byte_and_hashes_them() {
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut reader = ReadAhead::spawn(Box::new(std::io::Cursor::new(data.clone())));
+        let mut head = vec![0u8; 1000];
+        reader.read_exact(&mut head).unwrap();
+        assert_eq!(head, data[..1000]);
+        assert_eq!(reader.finish().unwrap(), Digest::of(&data));
+    }
 
     #[test]
     fn containment() {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::registry::{
-    tar_with_file, Registry, TestImage, ThrottledProxy, OCI_INDEX, OCI_MANIFEST,
+    tar_with_file, FakeTokenRegistry, Registry, TestImage, ThrottledProxy, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::support::{binary, give_to_user, images, require, TestContext};
 
@@ -327,6 +327,34 @@ fn auth_failures_are_clear_and_login_fixes_them() {
         .env("DOCKER_CONFIG", &docker)
         .run()
         .success();
+
+    // And credential helpers: `docker-credential-<name> get`, the server on stdin.
+    ctx.root = ctx.path("root4");
+    let helper = ctx.write_file(
+        "bin/docker-credential-devboxtest",
+        "#!/bin/sh\nread -r server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"tester\",\"Secret\":\"s3cret\"}' \"$server\"\n",
+    );
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"credHelpers":{{"{}":"devboxtest"}}}}"#,
+            registry.host()
+        ),
+    )
+    .unwrap();
+    ctx.devbox_cmd(&["pull", &remote])
+        .env("DOCKER_CONFIG", &docker)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                ctx.path("bin").display(),
+                crate::support::user::CLEAN_PATH
+            ),
+        )
+        .run()
+        .success();
 }
 
 fn base64_of(text: &str) -> String {
@@ -417,4 +445,36 @@ fn killed_pull_leaves_nothing_visible_and_a_rerun_completes() {
         .run_offline(&[&slow, "python3", "-c", "print(6 * 7)"])
         .success()
         .stdout_is("42");
+}
+
+#[test]
+fn bearer_token_flow_like_docker_hub() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns");
+    let fake = FakeTokenRegistry::start("me", "pw", &["team/app", "team/web", "other"]);
+
+    let out = ctx
+        .devbox_cmd(&["login", "-u", "me", "--password-stdin", &fake.host()])
+        .stdin("nope\n")
+        .run();
+    assert!(error_line(&out, 125).contains("authentication to"), "{out}");
+
+    ctx.devbox_cmd(&["login", "-u", "me", "--password-stdin", &fake.host()])
+        .stdin("pw\n")
+        .run()
+        .success()
+        .stdout_is("Login Succeeded");
+
+    // The catalog wants a token for another scope: the client follows the second challenge.
+    let out = ctx.devbox(&["search", &format!("{}/team", fake.host())]);
+    out.success()
+        .stdout_contains(&format!("{}/team/app", fake.host()))
+        .stdout_contains(&format!("{}/team/web", fake.host()));
+    assert!(!out.stdout.contains("other"), "{out}");
+    let log = fake.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("GET /v2/_catalog?n=1000 HTTP/1.1 [Bearer T:registry:catalog:search]"),
+        "{log}"
+    );
+    assert!(log.contains("scope=registry%3Acatalog%3Asearch"), "{log}");
 }

@@ -210,13 +210,11 @@ impl Client {
     /// no particular scope, or `/v2/` with basic auth.
     pub fn verify_login(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
-        let mut response = self.send("GET", &url, |auth| {
+        let response = self.send("GET", &url, |auth| {
             with_auth(self.agent.get(&url), auth).call()
         })?;
-        match response.status().as_u16() {
-            200..=299 => Ok(()),
-            status => Err(self.status_error("GET", &url, status, &mut response)),
-        }
+        self.check("GET", &url, response, || "`/v2/`".into())?;
+        Ok(())
     }
 
     /// Runs a request with the current authorization. A 401 carrying a new

@@ -159,3 +159,43 @@ fn for_each_parallel<T: Sync>(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn parallel_work_visits_every_item_once() {
+        let items: Vec<usize> = (0..50).collect();
+        let sum = AtomicUsize::new(0);
+        for_each_parallel(&items, 3, |i, _| {
+            sum.fetch_add(*i, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sum.into_inner(), (0..50).sum::<usize>());
+    }
+
+    #[test]
+    fn the_first_real_error_wins_over_cancellations() {
+        let items: Vec<usize> = (0..20).collect();
+        let err = for_each_parallel(&items, 3, |i, failed| {
+            if *i == 5 {
+                return Err(RegistryError::Protocol {
+                    registry: "r".into(),
+                    reason: "boom".into(),
+                });
+            }
+            while *i > 5 && !failed.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            if *i > 5 {
+                return Err(RegistryError::Cancelled);
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(matches!(err, RegistryError::Protocol { .. }), "{err}");
+    }
+}

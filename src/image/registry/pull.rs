@@ -50,53 +50,10 @@ pub fn pull(
 ) -> Result<Pulled> {
     let reference = request.reference;
     remove_stale_temporaries(store, unpacker);
+    let resolved = resolve(client, request)?;
+    let manifest: Manifest = parse(client, "manifest", &resolved.manifest)?;
+    check_media_types(&manifest)?;
     let repository = &reference.repository;
-    let wanted = match &reference.digest {
-        Some(d) => d.to_string(),
-        None => reference.tag.clone().unwrap_or_else(|| "latest".into()),
-    };
-    let (bytes, media_type) = client.manifest(repository, &wanted)?;
-    let digest = Digest::of(&bytes);
-    if let Some(expected) = &reference.digest {
-        verify(client, "manifest", expected, &digest)?;
-    }
-    let (index, manifest_bytes, manifest_digest) = if is_index(&bytes, &media_type) {
-        let index: ImageIndex = parse(client, "image index", &bytes)?;
-        let spec = request.platform.clone().unwrap_or_else(PlatformSpec::host);
-        let entry =
-            platform::select(&index, &spec).map_err(|available| RegistryError::NoPlatform {
-                reference: reference.familiar(),
-                platform: spec.to_string(),
-                available: if available.is_empty() {
-                    "no platforms".into()
-                } else {
-                    available.join(", ")
-                },
-            })?;
-        let (manifest_bytes, _) = client.manifest(repository, &entry.digest.to_string())?;
-        let actual = Digest::of(&manifest_bytes);
-        verify(client, "manifest", &entry.digest, &actual)?;
-        (Some(bytes), manifest_bytes, actual)
-    } else {
-        (None, bytes, digest.clone())
-    };
-    let manifest: Manifest = parse(client, "manifest", &manifest_bytes)?;
-    if let Some(t) = manifest.media_type.as_deref() {
-        if t != oci::MEDIA_TYPE_MANIFEST && t != oci::MEDIA_TYPE_DOCKER_MANIFEST {
-            return Err(RegistryError::Unsupported {
-                what: "manifest",
-                media_type: t.into(),
-            });
-        }
-    }
-    for layer in &manifest.layers {
-        if !is_layer_type(&layer.media_type) {
-            return Err(RegistryError::Unsupported {
-                what: "layer",
-                media_type: layer.media_type.clone(),
-            });
-        }
-    }
     let config_bytes = small_blob(client, repository, &manifest.config)?;
     let config: ImageConfig = parse(client, "image config", &config_bytes)?;
     let diff_ids = &config.rootfs.diff_ids;
@@ -127,17 +84,94 @@ pub fn pull(
         &NewImage {
             layers: &pairs,
             config: &config_bytes,
-            manifest: &manifest_bytes,
-            index: index.as_deref(),
+            manifest: &resolved.manifest,
+            index: resolved.index.as_deref(),
             reference,
         },
     )?;
     Ok(Pulled {
-        digest,
+        digest: resolved.digest,
         id: manifest.config.digest.clone(),
-        changed: changed_layers || previous.as_ref() != Some(&manifest_digest),
+        changed: changed_layers || previous.as_ref() != Some(&resolved.manifest_digest),
+        manifest_digest: resolved.manifest_digest,
+    })
+}
+
+/// The manifest a reference names, through an index if it is one.
+struct Resolved {
+    /// What the reference resolved to first (the index's digest, if any).
+    digest: Digest,
+    index: Option<Vec<u8>>,
+    manifest: Vec<u8>,
+    manifest_digest: Digest,
+}
+
+/// Fetches the manifest (or index, then the platform's manifest), each
+/// checked against the digest it is known by.
+fn resolve(client: &Client, request: &PullRequest) -> Result<Resolved> {
+    let reference = request.reference;
+    let repository = &reference.repository;
+    let wanted = match &reference.digest {
+        Some(d) => d.to_string(),
+        None => reference.tag.clone().unwrap_or_else(|| "latest".into()),
+    };
+    let (bytes, media_type) = client.manifest(repository, &wanted)?;
+    let digest = Digest::of(&bytes);
+    if let Some(expected) = &reference.digest {
+        verify(client, "manifest", expected, &digest)?;
+    }
+    if !is_index(&bytes, &media_type) {
+        return Ok(Resolved {
+            manifest_digest: digest.clone(),
+            digest,
+            index: None,
+            manifest: bytes,
+        });
+    }
+    let index: ImageIndex = parse(client, "image index", &bytes)?;
+    let spec = request.platform.clone().unwrap_or_else(PlatformSpec::host);
+    let entry = platform::select(&index, &spec).map_err(|available| RegistryError::NoPlatform {
+        reference: reference.familiar(),
+        platform: spec.to_string(),
+        available: if available.is_empty() {
+            "no platforms".into()
+        } else {
+            available.join(", ")
+        },
+    })?;
+    let (manifest, _) = client.manifest(repository, &entry.digest.to_string())?;
+    let manifest_digest = Digest::of(&manifest);
+    verify(client, "manifest", &entry.digest, &manifest_digest)?;
+    Ok(Resolved {
+        digest,
+        index: Some(bytes),
+        manifest,
         manifest_digest,
     })
+}
+
+/// Refuses manifests and layers devbox cannot use (Windows foreign layers,
+/// schema 1) before anything is downloaded.
+fn check_media_types(manifest: &Manifest) -> Result<()> {
+    if let Some(t) = manifest.media_type.as_deref() {
+        if t != oci::MEDIA_TYPE_MANIFEST && t != oci::MEDIA_TYPE_DOCKER_MANIFEST {
+            return Err(RegistryError::Unsupported {
+                what: "manifest",
+                media_type: t.into(),
+            });
+        }
+    }
+    match manifest
+        .layers
+        .iter()
+        .find(|l| !is_layer_type(&l.media_type))
+    {
+        Some(layer) => Err(RegistryError::Unsupported {
+            what: "layer",
+            media_type: layer.media_type.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn is_index(bytes: &[u8], media_type: &str) -> bool {

@@ -459,3 +459,143 @@ impl Drop for ThrottledProxy {
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
+
+/// A fake registry that authenticates like Docker Hub: `/v2/` answers 401 with a bearer
+/// challenge, `/token` hands out `T:<scope>` tokens (only to `user`:`password`, whose basic
+/// credentials it checks), `/v2/_catalog` wants a token for a scope the client cannot guess
+/// (so the client must follow a second challenge). Records every request line + auth header.
+pub struct FakeTokenRegistry {
+    pub port: u16,
+    pub log: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeTokenRegistry {
+    pub fn start(user: &str, password: &str, repositories: &[&str]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let basic = {
+            use base64::Engine as _;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )
+        };
+        let catalog = serde_json::json!({ "repositories": repositories }).to_string();
+        {
+            let (log, stop) = (log.clone(), stop.clone());
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let _ = fake_answer(stream, port, &basic, &catalog, &log);
+                }
+            });
+        }
+        FakeTokenRegistry { port, log, stop }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+fn fake_answer(
+    mut stream: TcpStream,
+    port: u16,
+    basic: &str,
+    catalog: &str,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request).into_owned();
+    let line = text.lines().next().unwrap_or("").to_string();
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let auth = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    log.lock().unwrap().push(format!("{line} [{auth}]"));
+    let challenge = |scope: &str| {
+        let scope = if scope.is_empty() {
+            String::new()
+        } else {
+            format!(",scope=\"{scope}\"")
+        };
+        format!(
+            "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\"{scope}\r\n"
+        )
+    };
+    let (status, extra, body) = if path.starts_with("/token") {
+        let scope = path
+            .split_once("scope=")
+            .map(|(_, s)| {
+                s.split('&')
+                    .next()
+                    .unwrap_or("")
+                    .replace("%3A", ":")
+                    .replace("%2A", "*")
+            })
+            .unwrap_or_default();
+        if auth == basic {
+            (
+                "200 OK",
+                String::new(),
+                format!(r#"{{"token":"T:{scope}"}}"#),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                String::new(),
+                r#"{"details":"bad credentials"}"#.to_string(),
+            )
+        }
+    } else if path == "/v2/" {
+        if auth.starts_with("Bearer T:") {
+            ("200 OK", String::new(), "{}".to_string())
+        } else {
+            ("401 Unauthorized", challenge(""), String::new())
+        }
+    } else if path.starts_with("/v2/_catalog") {
+        if auth == "Bearer T:registry:catalog:search" {
+            ("200 OK", String::new(), catalog.to_string())
+        } else {
+            (
+                "401 Unauthorized",
+                challenge("registry:catalog:search"),
+                String::new(),
+            )
+        }
+    } else {
+        ("404 Not Found", String::new(), String::new())
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+impl Drop for FakeTokenRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
