@@ -16,3 +16,6 @@ pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// Used by integration tests: a comma-separated list of capabilities
 /// (`userns,newuidmap,slirp4netns,fuse,...`) that must not be skipped.
 pub const DEVBOX_TEST_REQUIRE: &str = "DEVBOX_TEST_REQUIRE";
+/// Docker's configuration directory; devbox reads registry credentials from
+/// its `config.json` (default `~/.docker`).
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";

@@ -25,6 +25,9 @@ pub enum InternalCommand {
         fd: i32,
         tar: PathBuf,
         dest: PathBuf,
+        /// The digest the uncompressed tar must have (checked while unpacking)
+        #[arg(long)]
+        diff_id: Option<String>,
     },
     /// Runs inside the user namespace only: writes an overlay upper dir as a layer tar
     #[command(name = "__pack", hide = true)]

@@ -11,6 +11,7 @@ pub mod container;
 pub mod image;
 pub mod internal;
 pub mod python;
+pub mod registry;
 pub mod system;
 pub mod volume;
 
@@ -141,6 +142,16 @@ pub enum Command {
     Save(image::SaveArgs),
     /// Load images from a tar archive or stdin
     Load(image::LoadArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out of a registry
+    Logout(registry::LogoutArgs),
+    /// Search a registry for images
+    Search(registry::SearchArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing
     Doctor(system::DoctorArgs),
     #[command(flatten)]

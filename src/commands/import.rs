@@ -8,22 +8,24 @@ use anyhow::Context as _;
 use crate::cli::image::ImportArgs;
 use crate::context::Context;
 use crate::image::import::{self, ImportRequest, Unpacker};
-use crate::image::Reference;
+use crate::image::{Digest, Reference};
 use crate::runtime::idmap::IdMapping;
 use crate::runtime::{remove, userns};
 use crate::ui::diagnostics::ExitStatus;
 
-/// Unpacks and removes layers inside the user namespace.
-pub(super) struct UsernsUnpacker {
-    mapping: IdMapping,
+/// Unpacks and removes layers inside the user namespace (shared with `pull`).
+pub(crate) struct UsernsUnpacker {
+    pub(crate) mapping: IdMapping,
 }
 
 impl Unpacker for UsernsUnpacker {
-    fn unpack(&self, blob: &Path, dest: &Path) -> Result<(), String> {
+    fn unpack(&self, blob: &Path, dest: &Path, diff_id: &Digest) -> Result<(), String> {
         let role = [
             OsString::from("__unpack"),
             blob.as_os_str().to_os_string(),
             dest.as_os_str().to_os_string(),
+            OsString::from("--diff-id"),
+            OsString::from(diff_id.to_string()),
         ];
         userns::run_helper(&self.mapping, &role).map_err(|e| e.to_string())
     }

@@ -12,9 +12,18 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
             let ctx = crate::context::Context::new(global);
             monitor::main(&ctx.paths, &id, fd)
         }
-        InternalCommand::Unpack { fd, tar, dest } => helper(fd, "devbox:[unpack]", || {
+        InternalCommand::Unpack {
+            fd,
+            tar,
+            dest,
+            diff_id,
+        } => helper(fd, "devbox:[unpack]", || {
+            let expected = diff_id
+                .map(|d| d.parse::<crate::image::Digest>())
+                .transpose()
+                .map_err(|e| e.to_string())?;
             let owners = owners_mappable();
-            crate::image::layer::unpack(&tar, &dest, in_user_namespace(), owners)
+            crate::image::layer::unpack(&tar, &dest, in_user_namespace(), owners, expected.as_ref())
                 .map(drop)
                 .map_err(|e| e.to_string())
         }),

@@ -21,12 +21,17 @@ mod init;
 mod inspect;
 mod internal;
 mod kill;
+mod login;
+mod logout;
 mod logs;
 mod ps;
+mod pull;
+mod push;
 mod rm;
 mod rmi;
 mod run;
 mod save;
+mod search;
 mod start;
 mod stop;
 mod system;
@@ -88,6 +93,11 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Load(args) => save::load(args, ctx),
         Command::Build(args) => build::build(args, ctx),
         Command::Commit(args) => commit::commit(args, ctx),
+        Command::Pull(args) => pull::pull(args, ctx),
+        Command::Push(args) => push::push(args, ctx),
+        Command::Login(args) => login::login(args, ctx),
+        Command::Logout(args) => logout::logout(args, ctx),
+        Command::Search(args) => search::search(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),

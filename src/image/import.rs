@@ -10,9 +10,10 @@ use super::{Digest, Reference};
 use crate::store::{Store, StoreError};
 
 /// Unpacks a layer blob into a directory as the mapped ids (the runtime
-/// implements it with a user-namespace helper).
-pub trait Unpacker {
-    fn unpack(&self, blob: &Path, dest: &Path) -> Result<(), String>;
+/// implements it with a user-namespace helper), verifying that the
+/// uncompressed tar is `diff_id`. Pulls call it from several threads.
+pub trait Unpacker: Sync {
+    fn unpack(&self, blob: &Path, dest: &Path, diff_id: &Digest) -> Result<(), String>;
     fn remove(&self, path: &Path) -> Result<(), String>;
 }
 
@@ -52,8 +53,10 @@ pub fn import(
             }
         })?;
     }
+    // From the first blob written until the tag: `rmi`/`prune` must not collect them.
     let _writing = store.begin_write()?;
-    let (layer, diff_id) = add_layer(store, source, unpacker)?;
+    let (blob, media_type, size, diff_id) = store_blob(store, source)?;
+    store_layer(store, unpacker, &blob, &diff_id)?;
     let now = crate::runtime::state::now();
     let config = ImageConfig {
         created: Some(now.clone()),
@@ -63,7 +66,7 @@ pub fn import(
         config: config_overrides,
         rootfs: RootFs {
             kind: "layers".into(),
-            diff_ids: vec![diff_id],
+            diff_ids: vec![diff_id.clone()],
         },
         history: vec![History {
             created: Some(now),
@@ -77,7 +80,7 @@ pub fn import(
     };
     let config_bytes =
         serde_json::to_vec(&config).map_err(|e| ImportError::Read(std::io::Error::other(e)))?;
-    let config_digest = store.put_blob(&config_bytes)?;
+    let config_digest = Digest::of(&config_bytes);
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(oci::MEDIA_TYPE_MANIFEST.into()),
@@ -86,16 +89,88 @@ pub fn import(
             config_digest.clone(),
             config_bytes.len() as u64,
         ),
-        layers: vec![layer],
+        layers: vec![Descriptor::new(media_type, blob.clone(), size)],
         annotations: Default::default(),
     };
     let manifest_bytes =
         serde_json::to_vec(&manifest).map_err(|e| ImportError::Read(std::io::Error::other(e)))?;
-    let manifest_digest = store.put_blob(&manifest_bytes)?;
+    commit_image(
+        store,
+        &NewImage {
+            layers: &[(blob, diff_id)],
+            config: &config_bytes,
+            manifest: &manifest_bytes,
+            index: None,
+            reference: &request.reference,
+        },
+    )?;
+    Ok(config_digest)
+}
+
+/// Unpacks a stored layer blob into the store once: staged under tmp/,
+/// checked against `diff_id`, then renamed into place, so a layer directory
+/// only ever appears complete. Returns whether it was unpacked now (false:
+/// it was there already).
+pub fn store_layer(
+    store: &Store,
+    unpacker: &dyn Unpacker,
+    blob: &Digest,
+    diff_id: &Digest,
+) -> Result<bool, ImportError> {
+    if store.has_layer(diff_id) {
+        return Ok(false);
+    }
+    let staging = store.staging_dir("layer")?;
+    let diff = staging.join("diff");
+    fs_err::create_dir(&diff).map_err(StoreError::from)?;
+    if let Err(e) = unpacker.unpack(&store.blob_path(blob), &diff, diff_id) {
+        let _ = unpacker.remove(&staging);
+        return Err(ImportError::Unpack(e));
+    }
+    if !store.publish_layer(&staging, diff_id)? {
+        let _ = unpacker.remove(&staging);
+    }
+    Ok(true)
+}
+
+/// An image whose layers are stored (blobs and unpacked), ready to be made
+/// visible.
+pub struct NewImage<'a> {
+    /// (blob digest, diff id) of every layer, in order.
+    pub layers: &'a [(Digest, Digest)],
+    /// The config and manifest exactly as they will be stored (their
+    /// digests are the image id and the manifest digest).
+    pub config: &'a [u8],
+    pub manifest: &'a [u8],
+    /// The index the manifest was chosen from, kept for its digest.
+    pub index: Option<&'a [u8]>,
+    pub reference: &'a Reference,
+}
+
+/// The step `import`, `pull` (and `load`) share: under the store lock,
+/// checks that every layer is still there, stores config, manifest (and
+/// index) and points the reference at the manifest. Returns the manifest
+/// digest.
+pub fn commit_image(store: &Store, image: &NewImage) -> Result<Digest, ImportError> {
     let _lock =
         crate::store::lock::Lock::exclusive(&store.lock_path()).map_err(StoreError::from)?;
-    store.set_ref(&request.reference, &manifest_digest)?;
-    Ok(config_digest)
+    for (blob, diff_id) in image.layers {
+        if !store.has_blob(blob) {
+            return Err(StoreError::MissingBlob(blob.clone()).into());
+        }
+        if !store.has_layer(diff_id) {
+            return Err(ImportError::Unpack(format!(
+                "layer {diff_id} disappeared from the store before the image was tagged"
+            )));
+        }
+    }
+    store.put_blob(image.config)?;
+    let manifest_digest = store.put_blob(image.manifest)?;
+    if let Some(index) = image.index {
+        store.put_blob(index)?;
+    }
+    store.set_ref(image.reference, &manifest_digest)?;
+    Ok(manifest_digest)
 }
 
 /// Stores a layer tar (plain or gzip) as a blob and unpacks it once into the
@@ -107,18 +182,7 @@ pub fn add_layer(
     unpacker: &dyn Unpacker,
 ) -> Result<(Descriptor, Digest), ImportError> {
     let (blob, media_type, size, diff_id) = store_blob(store, source)?;
-    if !store.has_layer(&diff_id) {
-        let staging = store.staging_dir("layer")?;
-        let diff = staging.join("diff");
-        fs_err::create_dir(&diff).map_err(StoreError::from)?;
-        if let Err(e) = unpacker.unpack(&store.blob_path(&blob), &diff) {
-            let _ = unpacker.remove(&staging);
-            return Err(ImportError::Unpack(e));
-        }
-        if !store.publish_layer(&staging, &diff_id)? {
-            let _ = unpacker.remove(&staging);
-        }
-    }
+    store_layer(store, unpacker, &blob, &diff_id)?;
     Ok((Descriptor::new(media_type, blob, size), diff_id))
 }
 

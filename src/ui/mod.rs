@@ -4,6 +4,7 @@
 pub mod diagnostics;
 pub mod format;
 pub mod printer;
+pub mod progress;
 pub mod units;
 
 pub use diagnostics::ExitStatus;

@@ -12,5 +12,6 @@ mod lifecycle;
 mod overlay;
 mod ports;
 mod python;
+mod registry;
 mod run;
 mod volumes;

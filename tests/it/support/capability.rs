@@ -1,6 +1,6 @@
 //! `require!` and what it asks: devbox's own probes (`devbox doctor --format json`, run once per
 //! test process as the test user) plus a few the harness itself needs (busybox, mmdebstrap,
-//! script). A missing capability is a visible skip with its reason, or a failure when
+//! script, registry, skopeo). A missing capability is a visible skip with its reason, or a failure when
 //! `DEVBOX_TEST_REQUIRE` names it (CI lists what it has just installed).
 
 use std::io::Write;
@@ -83,10 +83,8 @@ pub fn missing(name: &str) -> Option<String> {
     match name {
         "busybox" => super::images::busybox_missing(),
         "mmdebstrap" => super::images::mmdebstrap_missing(),
-        "skopeo" => which("skopeo").is_none().then(|| {
-            "skopeo is not installed, the peer for save/load round trips (apt-get install skopeo)"
-                .to_string()
-        }),
+        "registry" => super::registry::registry_missing(),
+        "skopeo" => super::registry::skopeo_missing(),
         "script" => which("script").is_none().then(|| {
             "`script` (util-linux) is not installed, needed to give devbox a terminal".to_string()
         }),

@@ -1,0 +1,417 @@
+//! `pull`: manifest (through an index, for the chosen platform), config,
+//! then the layer blobs in parallel, each streamed to a temp file in the
+//! store while hashed, verified, renamed into place and unpacked once; the
+//! image becomes visible only at the end (`import::commit_image`).
+//!
+//! Nothing half-done is ever visible: temp blobs and staged layers live in
+//! the store's tmp/ under names carrying the pid, and the next pull removes
+//! those of processes that are gone (a SIGKILLed pull).
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::client::{self, Client};
+use super::platform::{self, PlatformSpec};
+use super::{RegistryError, Result, TransferReporter};
+use crate::image::digest::{DigestError, Hasher};
+use crate::image::import::{self, NewImage, Unpacker};
+use crate::image::oci::{self, Descriptor, ImageConfig, ImageIndex, Manifest};
+use crate::image::{Digest, Reference};
+use crate::store::{atomic, Store};
+
+/// How many blobs download at once.
+const PARALLEL: usize = 3;
+
+pub struct PullRequest<'a> {
+    pub reference: &'a Reference,
+    /// `--platform`; the host's when absent.
+    pub platform: Option<PlatformSpec>,
+}
+
+/// What a pull did.
+#[derive(Debug)]
+pub struct Pulled {
+    /// The digest the registry knows the reference by (the index's for a
+    /// multi-architecture image): what `Digest:` shows.
+    pub digest: Digest,
+    pub manifest_digest: Digest,
+    /// The image id (config digest).
+    pub id: Digest,
+    /// Whether any layer or the reference changed.
+    pub changed: bool,
+}
+
+pub fn pull(
+    client: &Client,
+    store: &Store,
+    unpacker: &dyn Unpacker,
+    request: &PullRequest,
+    reporter: &dyn TransferReporter,
+) -> Result<Pulled> {
+    let reference = request.reference;
+    remove_stale_temporaries(store, unpacker);
+    let resolved = resolve(client, request)?;
+    let manifest: Manifest = parse(client, "manifest", &resolved.manifest)?;
+    check_media_types(&manifest)?;
+    let repository = &reference.repository;
+    let config_bytes = small_blob(client, repository, &manifest.config)?;
+    let config: ImageConfig = parse(client, "image config", &config_bytes)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(RegistryError::Protocol {
+            registry: client.registry.clone(),
+            reason: format!(
+                "the manifest has {} layers but the config lists {} diff ids",
+                manifest.layers.len(),
+                diff_ids.len()
+            ),
+        });
+    }
+    let layers: Vec<(Descriptor, Digest)> = manifest
+        .layers
+        .iter()
+        .cloned()
+        .zip(diff_ids.iter().cloned())
+        .collect();
+    // From the first blob written until the tag: `rmi`/`prune` must not collect them.
+    let _writing = store.begin_write()?;
+    let changed_layers = fetch_layers(client, store, unpacker, repository, &layers, reporter)?;
+    let previous = store.get_ref(reference)?;
+    let pairs: Vec<(Digest, Digest)> = layers
+        .iter()
+        .map(|(d, id)| (d.digest.clone(), id.clone()))
+        .collect();
+    import::commit_image(
+        store,
+        &NewImage {
+            layers: &pairs,
+            config: &config_bytes,
+            manifest: &resolved.manifest,
+            index: resolved.index.as_deref(),
+            reference,
+        },
+    )?;
+    Ok(Pulled {
+        digest: resolved.digest,
+        id: manifest.config.digest.clone(),
+        changed: changed_layers || previous.as_ref() != Some(&resolved.manifest_digest),
+        manifest_digest: resolved.manifest_digest,
+    })
+}
+
+/// The manifest a reference names, through an index if it is one.
+struct Resolved {
+    /// What the reference resolved to first (the index's digest, if any).
+    digest: Digest,
+    index: Option<Vec<u8>>,
+    manifest: Vec<u8>,
+    manifest_digest: Digest,
+}
+
+/// Fetches the manifest (or index, then the platform's manifest), each
+/// checked against the digest it is known by.
+fn resolve(client: &Client, request: &PullRequest) -> Result<Resolved> {
+    let reference = request.reference;
+    let repository = &reference.repository;
+    let wanted = match &reference.digest {
+        Some(d) => d.to_string(),
+        None => reference.tag.clone().unwrap_or_else(|| "latest".into()),
+    };
+    let (bytes, media_type) = client.manifest(repository, &wanted)?;
+    let digest = Digest::of(&bytes);
+    if let Some(expected) = &reference.digest {
+        verify(client, "manifest", expected, &digest)?;
+    }
+    if !is_index(&bytes, &media_type) {
+        return Ok(Resolved {
+            manifest_digest: digest.clone(),
+            digest,
+            index: None,
+            manifest: bytes,
+        });
+    }
+    let index: ImageIndex = parse(client, "image index", &bytes)?;
+    let spec = request.platform.clone().unwrap_or_else(PlatformSpec::host);
+    let entry = platform::select(&index, &spec).map_err(|available| RegistryError::NoPlatform {
+        reference: reference.familiar(),
+        platform: spec.to_string(),
+        available: if available.is_empty() {
+            "no platforms".into()
+        } else {
+            available.join(", ")
+        },
+    })?;
+    let (manifest, _) = client.manifest(repository, &entry.digest.to_string())?;
+    let manifest_digest = Digest::of(&manifest);
+    verify(client, "manifest", &entry.digest, &manifest_digest)?;
+    Ok(Resolved {
+        digest,
+        index: Some(bytes),
+        manifest,
+        manifest_digest,
+    })
+}
+
+/// Refuses manifests and layers devbox cannot use (Windows foreign layers,
+/// schema 1) before anything is downloaded.
+fn check_media_types(manifest: &Manifest) -> Result<()> {
+    if let Some(t) = manifest.media_type.as_deref() {
+        if t != oci::MEDIA_TYPE_MANIFEST && t != oci::MEDIA_TYPE_DOCKER_MANIFEST {
+            return Err(RegistryError::Unsupported {
+                what: "manifest",
+                media_type: t.into(),
+            });
+        }
+    }
+    match manifest
+        .layers
+        .iter()
+        .find(|l| !is_layer_type(&l.media_type))
+    {
+        Some(layer) => Err(RegistryError::Unsupported {
+            what: "layer",
+            media_type: layer.media_type.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn is_index(bytes: &[u8], media_type: &str) -> bool {
+    if client::is_index(media_type) {
+        return true;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+        manifests: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Probe>(bytes)
+        .map(|p| p.manifests.is_some() || p.media_type.as_deref().is_some_and(client::is_index))
+        .unwrap_or(false)
+}
+
+fn is_layer_type(media_type: &str) -> bool {
+    [
+        oci::MEDIA_TYPE_LAYER_TAR,
+        oci::MEDIA_TYPE_LAYER_GZIP,
+        oci::MEDIA_TYPE_LAYER_ZSTD,
+        oci::MEDIA_TYPE_DOCKER_LAYER_GZIP,
+    ]
+    .contains(&media_type)
+}
+
+fn verify(client: &Client, what: &'static str, expected: &Digest, actual: &Digest) -> Result<()> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(RegistryError::Verify {
+        registry: client.registry.clone(),
+        what,
+        digest: expected.clone(),
+        source: DigestError::Mismatch {
+            expected: expected.clone(),
+            actual: actual.clone(),
+        },
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(client: &Client, what: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Protocol {
+        registry: client.registry.clone(),
+        reason: format!("{what}: {e}"),
+    })
+}
+
+/// A config blob, read into memory (bounded) and verified.
+fn small_blob(client: &Client, repository: &str, descriptor: &Descriptor) -> Result<Vec<u8>> {
+    let mut response = client.blob(repository, &descriptor.digest)?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(descriptor.size.min(64 << 20) + 1)
+        .read_to_vec()
+        .map_err(|e| RegistryError::Unreachable {
+            registry: client.registry.clone(),
+            url: format!("blob {}", descriptor.digest),
+            source: Box::new(e),
+        })?;
+    verify(client, "config", &descriptor.digest, &Digest::of(&bytes))?;
+    Ok(bytes)
+}
+
+/// Downloads (what is missing) and unpacks every layer, a few at a time.
+/// Returns whether anything was fetched or unpacked.
+fn fetch_layers(
+    client: &Client,
+    store: &Store,
+    unpacker: &dyn Unpacker,
+    repository: &str,
+    layers: &[(Descriptor, Digest)],
+    reporter: &dyn TransferReporter,
+) -> Result<bool> {
+    let descriptors: Vec<Descriptor> = layers.iter().map(|(d, _)| d.clone()).collect();
+    reporter.begin(&descriptors);
+    // The same layer twice in one image is fetched once.
+    let mut seen = std::collections::BTreeSet::new();
+    let unique: Vec<&(Descriptor, Digest)> = layers
+        .iter()
+        .filter(|(d, _)| seen.insert(d.digest.clone()))
+        .collect();
+    let changed = AtomicBool::new(false);
+    let result = super::for_each_parallel(&unique, PARALLEL, |(descriptor, diff_id), failed| {
+        let digest = &descriptor.digest;
+        if store.has_blob(digest) && store.has_layer(diff_id) {
+            reporter.exists(digest);
+            return Ok(());
+        }
+        changed.store(true, Ordering::SeqCst);
+        if !store.has_blob(digest) {
+            download(client, store, repository, descriptor, reporter, failed)?;
+        }
+        reporter.transferred(digest);
+        import::store_layer(store, unpacker, digest, diff_id)?;
+        reporter.unpacked(digest);
+        Ok(())
+    });
+    reporter.end();
+    result.map(|()| changed.load(Ordering::SeqCst))
+}
+
+/// Streams one blob into `tmp/pull-<pid>-...`, hashing as it goes; only a
+/// complete, verified file is renamed into the blob store.
+fn download(
+    client: &Client,
+    store: &Store,
+    repository: &str,
+    descriptor: &Descriptor,
+    reporter: &dyn TransferReporter,
+    cancelled: &AtomicBool,
+) -> Result<()> {
+    let tmp = store
+        .tmp_dir()
+        .join(format!("pull-{}", atomic::unique_suffix()));
+    let io_err = |source| RegistryError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let result = (|| {
+        let response = client.blob(repository, &descriptor.digest)?;
+        let mut body = response.into_body().into_reader();
+        let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(RegistryError::Cancelled);
+            }
+            let n = body
+                .read(&mut buf)
+                .map_err(|e| RegistryError::Unreachable {
+                    registry: client.registry.clone(),
+                    url: format!("blob {}", descriptor.digest),
+                    source: Box::new(ureq::Error::Io(e)),
+                })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if hasher.bytes > descriptor.size {
+                break;
+            }
+            file.write_all(&buf[..n]).map_err(io_err)?;
+            reporter.progress(&descriptor.digest, hasher.bytes);
+        }
+        let size = hasher.bytes;
+        let actual = hasher.finish();
+        if size != descriptor.size || actual != descriptor.digest {
+            return Err(RegistryError::Verify {
+                registry: client.registry.clone(),
+                what: "blob",
+                digest: descriptor.digest.clone(),
+                source: DigestError::Mismatch {
+                    expected: descriptor.digest.clone(),
+                    actual,
+                },
+            });
+        }
+        file.sync_all().map_err(io_err)?;
+        store.publish_blob_file(&tmp, &descriptor.digest)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Whether a process runs (a zombie does not: on machines whose init does
+/// not reap orphans, a killed devbox stays one).
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Removes what killed pulls left in tmp/: `pull-<pid>-*` blobs and
+/// `layer-<pid>-*` staging directories of processes that are gone.
+fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
+    let Ok(entries) = std::fs::read_dir(store.tmp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((kind, rest)) = name.split_once('-') else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || is_alive(pid) {
+            continue;
+        }
+        match kind {
+            "pull" => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            "layer" => {
+                let _ = unpacker.remove(&entry.path());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_of_processes() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(u32::MAX));
+    }
+
+    #[test]
+    fn recognises_indexes() {
+        assert!(is_index(b"{}", oci::MEDIA_TYPE_DOCKER_MANIFEST_LIST));
+        assert!(is_index(
+            br#"{"schemaVersion":2,"manifests":[]}"#,
+            "application/json"
+        ));
+        assert!(!is_index(
+            br#"{"schemaVersion":2,"layers":[]}"#,
+            oci::MEDIA_TYPE_MANIFEST
+        ));
+        assert!(is_layer_type(oci::MEDIA_TYPE_LAYER_ZSTD));
+        assert!(!is_layer_type(
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        ));
+    }
+}
