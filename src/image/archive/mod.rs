@@ -550,7 +550,12 @@ mod tests {
     struct NoUnpack;
 
     impl Unpacker for NoUnpack {
-        fn unpack(&self, _blob: &Path, _dest: &Path, _diff_id: &Digest) -> std::result::Result<(), String> {
+        fn unpack(
+            &self,
+            _blob: &Path,
+            _dest: &Path,
+            _diff_id: &Digest,
+        ) -> std::result::Result<(), String> {
             Ok(())
         }
         fn remove(&self, path: &Path) -> std::result::Result<(), String> {
