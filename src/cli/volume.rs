@@ -38,7 +38,8 @@ pub struct VolumeLsArgs {
     /// Only names
     #[arg(short, long)]
     pub quiet: bool,
-    /// `table` (default) or `json` (one object per line, like Docker)
+    /// `table` (default), `json` (one object per line, like Docker) or a Go template
+    /// (`{{.Name}}`, `table {{.Name}}\t{{.Mountpoint}}`)
     #[arg(long, default_value = "table")]
     pub format: String,
     /// `dangling=true|false`, `name=TEXT`, `label=KEY[=VALUE]`

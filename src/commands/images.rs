@@ -5,11 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
-use crate::cli::image::{ImagesArgs, ListFormat};
+use crate::cli::image::ImagesArgs;
 use crate::context::Context;
 use crate::image::Reference;
 use crate::store::images::Image;
 use crate::ui::diagnostics::ExitStatus;
+use crate::ui::format::Format;
 
 pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
@@ -60,9 +61,11 @@ pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    if args.format == ListFormat::Json {
-        for row in rows {
-            ctx.printer.data(
+    let format = Format::parse(args.format.as_deref())?;
+    if format != Format::Table {
+        let objects: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
                 json!({
                     "Containers": "N/A",
                     "CreatedAt": created_at(row.created),
@@ -76,8 +79,19 @@ pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
                     "UniqueSize": "N/A",
                     "VirtualSize": human_size(row.size),
                 })
-                .to_string(),
-            );
+            })
+            .collect();
+        match format {
+            Format::Template(template) => {
+                for line in template.render_rows(&objects) {
+                    ctx.printer.data(line);
+                }
+            }
+            _ => {
+                for object in objects {
+                    ctx.printer.data(object.to_string());
+                }
+            }
         }
         return Ok(ExitStatus::Success);
     }

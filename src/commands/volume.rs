@@ -139,15 +139,7 @@ fn ls(args: VolumeLsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|f| parse_filter(f))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let json = match args.format.as_str() {
-        "json" => true,
-        "table" => false,
-        other => {
-            return Err(UserError::new(format!("unknown format `{other}`"))
-                .with_hint("use `--format table` or `--format json`")
-                .into())
-        }
-    };
+    let format = crate::ui::format::Format::parse(Some(&args.format))?;
     let store = ctx.store()?;
     let mut shown = Vec::new();
     for v in store.list_volumes()? {
@@ -170,15 +162,25 @@ fn ls(args: VolumeLsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     if args.quiet {
         shown.iter().for_each(|v| p.data(&v.name));
-    } else if json {
-        for v in &shown {
-            p.data(serde_json::json!({
-                "Driver": v.driver,
-                "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Mountpoint": store.volume_data(&v.name),
-                "Name": v.name,
-                "Scope": "local",
-            }));
+    } else if format != crate::ui::format::Format::Table {
+        let objects: Vec<serde_json::Value> = shown
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "Driver": v.driver,
+                    "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                    "Mountpoint": store.volume_data(&v.name),
+                    "Name": v.name,
+                    "Scope": "local",
+                })
+            })
+            .collect();
+        match format {
+            crate::ui::format::Format::Template(template) => template
+                .render_rows(&objects)
+                .iter()
+                .for_each(|l| p.data(l)),
+            _ => objects.iter().for_each(|o| p.data(o)),
         }
     } else {
         p.data(format!("{:<16}{}", "DRIVER", "VOLUME NAME"));

@@ -189,3 +189,38 @@ fn image_volumes_become_anonymous_volumes() {
         "the file written inside is in the volume"
     );
 }
+
+#[test]
+fn volume_and_image_listings_take_go_templates() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "busybox");
+    ctx.busybox();
+    ctx.devbox(&["volume", "create", "--label", "tier=db", "pgdata"])
+        .success();
+    ctx.devbox(&[
+        "volume",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Labels}}",
+    ])
+    .success()
+    .stdout_is("pgdata local tier=db");
+    let table = ctx.devbox(&["volume", "ls", "--format", "table {{.Name}}\t{{.Scope}}"]);
+    table.success();
+    let lines: Vec<&str> = table.stdout.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SCOPE"],
+        "{table}"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["pgdata", "local"],
+        "{table}"
+    );
+    ctx.devbox(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .success()
+        .stdout_is("busybox:latest");
+    let out = ctx.devbox(&["images", "--format", "{{.Repository"]);
+    out.devbox_error(125);
+}
