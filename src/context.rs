@@ -41,6 +41,15 @@ impl Context {
         })
     }
 
+    /// The user's id mapping; the single-id fallback's warning is printed here.
+    pub fn id_mapping(&self) -> crate::runtime::Result<crate::runtime::idmap::IdMapping> {
+        let (mapping, warning) = crate::runtime::userns::detect_mapping(&self.paths.host)?;
+        if let Some(warning) = warning {
+            self.printer.warn(warning);
+        }
+        Ok(mapping)
+    }
+
     pub fn store(&self) -> Result<Store, crate::store::StoreError> {
         Store::open(&self.paths.root)
     }

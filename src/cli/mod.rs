@@ -123,6 +123,8 @@ pub enum Command {
     Up(compose::UpArgs),
     /// Stop and remove what `devbox up` started here
     Down(compose::DownArgs),
+    /// Run the Python project's tests in a throw-away container (the tree is never written)
+    Test(python::TestArgs),
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
     /// Create an image from a container's changes

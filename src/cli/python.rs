@@ -14,3 +14,16 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Keep the container afterwards (to inspect it with `devbox diff`, `cp`, `start -a`)
+    #[arg(long)]
+    pub keep: bool,
+    /// Network for the tests: none (the default), slirp4netns or host
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// The test command (default: the detected runner, e.g. `python -m pytest`)
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}

@@ -7,7 +7,6 @@ use crate::build::snapshot::{self, CommitRequest};
 use crate::cli::build::CommitArgs;
 use crate::context::Context;
 use crate::image::Reference;
-use crate::runtime::userns;
 use crate::ui::diagnostics::ExitStatus;
 
 pub fn commit(args: CommitArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
@@ -23,10 +22,7 @@ pub fn commit(args: CommitArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         author: args.author,
     };
     let store = ctx.store()?;
-    let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
-    if let Some(warning) = warning {
-        ctx.printer.warn(warning);
-    }
+    let mapping = ctx.id_mapping()?;
     let runtime = Runtime {
         store: &store,
         mapping,

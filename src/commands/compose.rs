@@ -206,8 +206,10 @@ fn service_image(
     }
 }
 
-struct StatusReporter<'a> {
-    ctx: &'a Context,
+/// Build steps as debug lines (`-D`), warnings as warnings: builds that are a means, not
+/// the command's point.
+pub(super) struct StatusReporter<'a> {
+    pub(super) ctx: &'a Context,
 }
 
 impl builder::Reporter for StatusReporter<'_> {
@@ -234,10 +236,7 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
         .collect();
     let order = compose::start_order(project)?;
     let store = ctx.store()?;
-    let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
-    if let Some(warning) = warning {
-        ctx.printer.warn(warning);
-    }
+    let mapping = ctx.id_mapping()?;
     let (driver, note) = rootfs::choose(&store, ctx.requested_driver(), &mapping)?;
     if let Some(note) = note {
         ctx.printer.warn(note);

@@ -36,6 +36,7 @@ mod start;
 mod stop;
 mod system;
 mod tag;
+mod test;
 mod up;
 mod update;
 mod volume;
@@ -103,6 +104,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Volume(args) => volume::volume(args, ctx),
         Command::Compose(args) => compose::compose(args, ctx),
         Command::Up(args) => up::up(args, ctx),
+        Command::Test(args) => test::test(args, ctx),
         Command::Down(args) => up::down(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"

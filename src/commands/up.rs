@@ -34,10 +34,38 @@ fn project_here(ctx: &Context) -> anyhow::Result<LoadedProject> {
     python_project(&cwd, ctx)
 }
 
+/// A Python project's generated configuration.
+pub struct Generated {
+    pub project: crate::python::Project,
+    /// Under the store, keyed by the project's path, with its `Dockerfile.dockerignore`.
+    pub dockerfile: PathBuf,
+    /// The compose file, in memory, building `dockerfile`.
+    pub compose: String,
+}
+
 /// The generated configuration of the Python project in `dir`: the Dockerfile (and its
 /// ignore file) are written under the store, keyed by the project's path; the compose file
 /// stays in memory.
 fn python_project(dir: &Path, ctx: &Context) -> anyhow::Result<LoadedProject> {
+    let generated = generate(dir, ctx)?;
+    ctx.printer.status(format!(
+        "No compose file: running {} as a {} project (`devbox init` writes these files for you to edit)",
+        generated.project.name,
+        render::framework_label(generated.project.app.framework)
+    ));
+    compose::load_sources(
+        vec![SourceFile {
+            name: "compose.yaml (generated)".into(),
+            text: generated.compose,
+        }],
+        dir,
+        None,
+        ctx,
+    )
+}
+
+/// Detects the Python project in `dir` and writes its generated Dockerfile under the store.
+pub fn generate(dir: &Path, ctx: &Context) -> anyhow::Result<Generated> {
     let folder = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -83,18 +111,9 @@ fn python_project(dir: &Path, ctx: &Context) -> anyhow::Result<LoadedProject> {
         ),
         1,
     );
-    ctx.printer.status(format!(
-        "No compose file: running {} as a {} project (`devbox init` writes these files for you to edit)",
-        project.name,
-        render::framework_label(project.app.framework)
-    ));
-    compose::load_sources(
-        vec![SourceFile {
-            name: "compose.yaml (generated)".into(),
-            text: compose_text,
-        }],
-        dir,
-        None,
-        ctx,
-    )
+    Ok(Generated {
+        project,
+        dockerfile,
+        compose: compose_text,
+    })
 }

@@ -109,3 +109,123 @@ fn init_asks_on_a_terminal_and_uses_the_answers() {
         "the dev command follows the port: {compose}"
     );
 }
+
+/// A project with no dependencies: a script app and a unittest suite.
+fn plain_project(ctx: &TestContext) -> PathBuf {
+    ctx.write_file(".python-version", "3.11\n");
+    let dir = ctx.mkdir("pyapp");
+    ctx.write_file("pyapp/.python-version", "3.11\n");
+    ctx.write_file(
+        "pyapp/main.py",
+        "import time\nprint('hello from main', flush=True)\nwhile True:\n    time.sleep(1)\n",
+    );
+    ctx.write_file("pyapp/calc.py", "def add(a, b):\n    return a + b\n");
+    ctx.write_file("pyapp/tests/__init__.py", "");
+    ctx.write_file(
+        "pyapp/tests/test_calc.py",
+        "import unittest\nfrom calc import add\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
+    );
+    dir
+}
+
+/// Imports the local stand-in for Docker Hub's python:3.11-slim.
+fn import_python_slim(ctx: &TestContext) {
+    let tar =
+        crate::support::images::python_slim_tar().expect("building the python:3.11-slim stand-in");
+    ctx.devbox(&[
+        "import",
+        "-c",
+        "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
+        "-c",
+        "CMD [\"python3\"]",
+        tar.to_str().unwrap(),
+        "python:3.11-slim",
+    ])
+    .success();
+}
+
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        out.push(path.display().to_string());
+        if path.is_dir() {
+            out.extend(tree(&path));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn devbox_test_runs_the_suite_in_a_throwaway_container_and_up_runs_the_app() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "mmdebstrap");
+    import_python_slim(&ctx);
+    let dir = plain_project(&ctx);
+    let before = tree(&dir);
+    let out = ctx
+        .devbox_cmd(&["test"])
+        .current_dir(&dir)
+        .timeout(std::time::Duration::from_secs(300))
+        .run();
+    out.success()
+        .stderr_contains("Ran 1 test")
+        .stderr_contains("OK");
+    assert_eq!(
+        tree(&dir),
+        before,
+        "the host tree is untouched (no __pycache__)"
+    );
+
+    // A failing test: the runner's exit code comes back.
+    ctx.write_file(
+        "pyapp/tests/test_more.py",
+        "import unittest\n\nclass T(unittest.TestCase):\n    def test_fails(self):\n        self.assertEqual(1, 2)\n",
+    );
+    let out = ctx
+        .devbox_cmd(&["test"])
+        .current_dir(&dir)
+        .timeout(std::time::Duration::from_secs(300))
+        .run();
+    out.code_is(1);
+    out.stderr_contains("FAILED (failures=1)");
+    // An explicit command after `--`.
+    ctx.devbox_cmd(&[
+        "test",
+        "--",
+        "python",
+        "-c",
+        "import calc; print(calc.add(1, 1))",
+    ])
+    .current_dir(&dir)
+    .run()
+    .success()
+    .stdout_is("2");
+
+    // `devbox up` with no compose file runs the generated configuration.
+    ctx.devbox_cmd(&["up", "-d"])
+        .current_dir(&dir)
+        .timeout(std::time::Duration::from_secs(300))
+        .run()
+        .success()
+        .stderr_contains("Container pyapp-app-1  Started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let logs = ctx.devbox(&["logs", "pyapp-app-1"]);
+        if logs.stdout.contains("hello from main") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no output from the app:\n{logs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        !dir.join("Dockerfile").exists() && !dir.join("compose.yaml").exists(),
+        "up writes nothing into the project"
+    );
+    ctx.devbox_cmd(&["down"]).current_dir(&dir).run().success();
+    ctx.devbox(&["ps", "-aq"]).success().stdout_is("");
+}

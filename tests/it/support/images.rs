@@ -206,14 +206,45 @@ fn header(kind: tar::EntryType, mode: u32, owner: u64) -> tar::Header {
 }
 
 /// `mmdebstrap --variant=minbase --include=python3 bookworm OUT` (rootless: `--mode=unshare`).
+/// A root filesystem laid out like Docker Hub's `python:3.11-slim` (which this machine cannot
+/// pull): Debian bookworm's python3 with venv, `python` in /usr/local/bin, and no
+/// EXTERNALLY-MANAGED marker, so the Dockerfiles `devbox init` writes run unchanged.
+pub fn python_slim_tar() -> Result<&'static Path, String> {
+    static TAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    TAR.get_or_init(|| {
+        cached(&format!("python-3.11-slim-{FORMAT}.tar"), |out| {
+            run_mmdebstrap_with(
+                out,
+                "python3,python3-venv,passwd",
+                &[
+                    r#"ln -sf /usr/bin/python3 "$1/usr/local/bin/python""#,
+                    r#"ln -sf /usr/bin/python3 "$1/usr/local/bin/python3""#,
+                    r#"rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED"#,
+                ],
+            )
+        })
+    })
+    .as_deref()
+    .map_err(Clone::clone)
+}
+
 fn run_mmdebstrap(out: &Path) -> Result<(), String> {
+    run_mmdebstrap_with(out, "python3", &[])
+}
+
+fn run_mmdebstrap_with(out: &Path, include: &str, hooks: &[&str]) -> Result<(), String> {
     let log = out.with_extension("log");
     let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new("mmdebstrap");
     if !Uid::effective().is_root() {
         cmd.arg("--mode=unshare");
     }
-    cmd.args(["--variant=minbase", "--include=python3", "bookworm"])
+    cmd.arg("--variant=minbase")
+        .arg(format!("--include={include}"));
+    for hook in hooks {
+        cmd.arg(format!("--customize-hook={hook}"));
+    }
+    cmd.arg("bookworm")
         .arg(out)
         .arg("http://deb.debian.org/debian")
         .stdin(Stdio::null())
