@@ -125,6 +125,8 @@ pub enum Command {
     Down(compose::DownArgs),
     /// Run the Python project's tests in a throw-away container (the tree is never written)
     Test(python::TestArgs),
+    /// A shell in the Python project's dev container, with the source mounted over /app
+    Shell(python::ShellArgs),
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
     /// Create an image from a container's changes

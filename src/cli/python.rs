@@ -27,3 +27,13 @@ pub struct TestArgs {
     #[arg(last = true)]
     pub command: Vec<String>,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// Network for the shell: slirp4netns (the default), none or host
+    #[arg(long, default_value = "slirp4netns")]
+    pub network: String,
+    /// A command instead of the shell
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}

@@ -105,6 +105,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Compose(args) => compose::compose(args, ctx),
         Command::Up(args) => up::up(args, ctx),
         Command::Test(args) => test::test(args, ctx),
+        Command::Shell(args) => test::shell(args, ctx),
         Command::Down(args) => up::down(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"

@@ -203,6 +203,24 @@ fn devbox_test_runs_the_suite_in_a_throwaway_container_and_up_runs_the_app() {
     .success()
     .stdout_is("2");
 
+    // `devbox shell`: the source is mounted, so what it writes is the user's, on the host.
+    ctx.devbox_cmd(&[
+        "shell",
+        "--network",
+        "none",
+        "--",
+        "sh",
+        "-c",
+        "pwd; echo made > /app/from-shell",
+    ])
+    .current_dir(&dir)
+    .run()
+    .success()
+    .stdout_is("/app");
+    let made = std::fs::metadata(dir.join("from-shell")).expect("the file the shell wrote");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&made), ctx.user.uid);
+    std::fs::remove_file(dir.join("from-shell")).unwrap();
+
     // `devbox up` with no compose file runs the generated configuration.
     ctx.devbox_cmd(&["up", "-d"])
         .current_dir(&dir)
