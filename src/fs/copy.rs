@@ -76,6 +76,25 @@ pub fn copy_metadata(source: &Path, target: &Path, meta: &Metadata) -> Result<()
     Ok(())
 }
 
+/// Copies everything in the directory `source` into the existing directory `target`,
+/// recursively, with metadata (directories get theirs after their contents).
+pub fn copy_dir_contents(source: &Path, target: &Path) -> Result<(), CopyError> {
+    for entry in std::fs::read_dir(source).map_err(io(source))? {
+        let entry = entry.map_err(io(source))?;
+        let from = entry.path();
+        let to = target.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&from).map_err(io(&from))?;
+        if meta.is_dir() {
+            std::fs::create_dir(&to).map_err(io(&to))?;
+            copy_dir_contents(&from, &to)?;
+            copy_metadata(&from, &to, &meta)?;
+        } else {
+            copy_entry(&from, &to, &meta, true)?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates `target` as a copy of the non-directory `source` (file data
 /// with holes kept unless `with_data` is false, symlink, fifo, socket,
 /// device), with its metadata.

@@ -97,6 +97,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         tmpfs: request.tmpfs.clone(),
         ports: published_ports(image, request)?,
         extra_hosts: request.extra_hosts.clone(),
+        fill_volumes: Vec::new(),
         auto_remove: request.auto_remove,
         init: request.init,
     })
@@ -140,8 +141,13 @@ fn healthcheck(
 }
 
 /// Named volumes (made when missing) and anonymous ones (always new: `-v /path`, and the
-/// image's VOLUMEs that no mount covers), as bind mounts of their directories.
-fn resolve_volumes(store: &Store, image: &Image, request: &Request) -> Result<Vec<BindMount>> {
+/// image's VOLUMEs that no mount covers), as bind mounts of their directories, each with
+/// whether an empty volume is filled from the image (not with `nocopy`).
+fn resolve_volumes(
+    store: &Store,
+    image: &Image,
+    request: &Request,
+) -> Result<Vec<(BindMount, bool)>> {
     let mut wanted: Vec<VolumeMount> = request.volumes.clone();
     let covered = |target: &str| {
         let target = target.trim_end_matches('/');
@@ -170,12 +176,15 @@ fn resolve_volumes(store: &Store, image: &Image, request: &Request) -> Result<Ve
             None => (ids::container_id(random_bytes()?), true),
         };
         store.create_volume(&name, Default::default(), anonymous)?;
-        binds.push(BindMount {
-            source: store.volume_data(&name),
-            target: volume.target,
-            readonly: volume.readonly,
-            propagation: Default::default(),
-        });
+        binds.push((
+            BindMount {
+                source: store.volume_data(&name),
+                target: volume.target,
+                readonly: volume.readonly,
+                propagation: Default::default(),
+            },
+            !volume.nocopy,
+        ));
     }
     Ok(binds)
 }
@@ -195,7 +204,13 @@ pub fn create(
         None => ids::generated_name(u32::from_le_bytes(random_bytes()?)),
     };
     let mut spec = run_spec(image, request, &id)?;
-    spec.binds.extend(resolve_volumes(store, image, request)?);
+    let volumes = resolve_volumes(store, image, request)?;
+    spec.fill_volumes = volumes
+        .iter()
+        .filter(|(_, fill)| *fill)
+        .map(|(b, _)| b.target.clone())
+        .collect();
+    spec.binds.extend(volumes.into_iter().map(|(b, _)| b));
     let record = ContainerRecord {
         id,
         name,

@@ -321,6 +321,31 @@ fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Docker's volume initialisation: an empty volume mounted where the image has a directory
+/// with content gets a copy of that content first (with owners, modes and times), as root
+/// of the user namespace so subordinate owners are kept.
+fn fill_volume(root: &Path, inside: &str, volume: &Path) -> Result<(), String> {
+    let Ok(image_dir) = resolve_in_root(root, inside) else {
+        return Ok(());
+    };
+    if !image_dir.is_dir() || image_dir.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(volume)
+        .map(|mut entries| entries.next().is_none())
+        .unwrap_or(false);
+    if !empty {
+        return Ok(());
+    }
+    crate::fs::copy::copy_dir_contents(&image_dir, volume)
+        .map_err(|e| format!("cannot fill the volume at {inside} from the image: {e}"))?;
+    // The volume's root takes the image directory's owner and mode.
+    if let Ok(meta) = image_dir.symlink_metadata() {
+        let _ = crate::fs::copy::copy_metadata(&image_dir, volume, &meta);
+    }
+    Ok(())
+}
+
 fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
     let nosuid_nodev_noexec = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
     match op {
@@ -381,7 +406,11 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             source,
             target: t,
             readonly,
+            fill,
         } => {
+            if *fill {
+                fill_volume(root, t, source)?;
+            }
             let kind = if source.is_dir() {
                 Kind::Dir
             } else {

@@ -31,6 +31,9 @@ pub struct RunSpec {
     /// `--add-host NAME:IP` lines for /etc/hosts.
     #[serde(default)]
     pub extra_hosts: Vec<(String, String)>,
+    /// Targets of volumes (not `nocopy`) that an empty volume fills from the image.
+    #[serde(default)]
+    pub fill_volumes: Vec<String>,
     pub auto_remove: bool,
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
@@ -75,6 +78,10 @@ pub enum MountOp {
         source: PathBuf,
         target: String,
         readonly: bool,
+        /// A volume: when it is empty, it is first filled with what the image has at
+        /// `target` (Docker's behaviour), owners included.
+        #[serde(default)]
+        fill: bool,
     },
     Symlink {
         target: String,
@@ -172,6 +179,7 @@ pub fn mount_plan(root: RootMount, etc: &EtcFiles, run: &RunSpec, ids: IdsInside
             source: source.clone(),
             target: target.into(),
             readonly: false,
+            fill: false,
         });
     }
     for bind in &run.binds {
@@ -179,6 +187,7 @@ pub fn mount_plan(root: RootMount, etc: &EtcFiles, run: &RunSpec, ids: IdsInside
             source: bind.source.clone(),
             target: bind.target.clone(),
             readonly: bind.readonly,
+            fill: run.fill_volumes.contains(&bind.target),
         });
     }
     for tmpfs in &run.tmpfs {
@@ -214,6 +223,7 @@ mod tests {
             tmpfs: vec![],
             ports: vec![],
             extra_hosts: vec![],
+            fill_volumes: vec![],
             auto_remove: true,
             init: false,
         }
@@ -270,7 +280,8 @@ mod tests {
             Some(&MountOp::Bind {
                 source: "/home/me/src".into(),
                 target: "/app".into(),
-                readonly: true
+                readonly: true,
+                fill: false,
             })
         );
         let devpts = ops

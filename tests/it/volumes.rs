@@ -224,3 +224,31 @@ fn volume_and_image_listings_take_go_templates() {
     let out = ctx.devbox(&["images", "--format", "{{.Repository"]);
     out.devbox_error(125);
 }
+
+#[test]
+fn a_new_volume_is_filled_from_the_image_unless_nocopy() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    // The busybox image has /home/app, owned by uid 1000.
+    let owner = ctx.run_offline(&[img, "stat", "-c", "%u", "/home/app"]);
+    owner.success();
+    let owner = owner.out().to_string();
+    ctx.run_offline(&[
+        "-v",
+        "homes:/home",
+        img,
+        "sh",
+        "-c",
+        "ls /home; stat -c %u /home/app; touch /home/app/new",
+    ])
+    .success()
+    .stdout_is(&format!("app\n{owner}"));
+    // Not empty any more: the next container sees what the first left, not a fresh copy.
+    ctx.run_offline(&["-v", "homes:/home", img, "ls", "/home/app"])
+        .success()
+        .stdout_contains("new");
+    ctx.run_offline(&["-v", "bare:/home:nocopy", img, "ls", "-A", "/home"])
+        .success()
+        .stdout_is("");
+}
