@@ -87,6 +87,9 @@ pub struct RunArgs {
         value_name = "[IP:][HOST:]CONTAINER[/PROTO]"
     )]
     pub publish: Vec<String>,
+    /// Mount every volume and bind mount of another container: CONTAINER[:ro|rw]
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:ro|rw]")]
+    pub volumes_from: Vec<String>,
     /// Add a line to /etc/hosts: NAME:IP (NAME=IP also works)
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
@@ -122,7 +125,7 @@ pub struct RmArgs {
     /// Kill a running container before removing it
     #[arg(short, long)]
     pub force: bool,
-    /// Remove anonymous volumes too (accepted; devbox has none yet)
+    /// Remove the container's anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
     /// Containers (names or id prefixes)

@@ -421,16 +421,13 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
     let mut volumes = std::collections::BTreeSet::new();
     for (_, id) in containers.iter().rev() {
         let (record, _) = store.load_container(id)?;
-        for bind in &record.spec.binds {
-            if let Some(name) = bind
-                .source
-                .parent()
-                .filter(|p| p.parent() == Some(&store.volumes_dir()))
-                .and_then(|p| p.file_name())
-            {
-                volumes.insert(name.to_string_lossy().into_owned());
-            }
-        }
+        volumes.extend(
+            record
+                .spec
+                .binds
+                .iter()
+                .filter_map(|b| store.volume_of(&b.source)),
+        );
         if running(&store, id) {
             lifecycle::stop(&store, id, None)?;
         }

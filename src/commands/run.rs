@@ -132,7 +132,7 @@ fn parse_add_host(text: &str) -> anyhow::Result<(String, String)> {
 }
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let request = request(&args)?;
+    let mut request = request(&args)?;
     if args.rm && args.restart != crate::spec::restart::RestartPolicy::No {
         return Err(UserError::new("conflicting options: --restart and --rm").into());
     }
@@ -145,6 +145,30 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let image = store
         .resolve_image(&args.image)
         .with_context(|| format!("cannot run `{}`", args.image))?;
+    for from in &args.volumes_from {
+        let (name, mode) = match from.rsplit_once(':') {
+            Some((name, mode @ ("ro" | "rw"))) => (name, Some(mode == "ro")),
+            _ => (from.as_str(), None),
+        };
+        let id = store
+            .resolve_container(name)
+            .with_context(|| format!("--volumes-from {from}"))?;
+        let (other, _) = store.load_container(&id)?;
+        for mut bind in other.spec.binds {
+            if request.binds.iter().any(|b| b.target == bind.target) {
+                continue;
+            }
+            if let Some(readonly) = mode {
+                bind.readonly = readonly;
+            }
+            request.binds.push(bind);
+        }
+    }
+    if request.binds.iter().any(|b| b.source.is_file()) {
+        ctx.printer.warn(
+            "a single file is bind-mounted: editors that save by writing a new file and renaming it over the old one are not seen inside; mount its folder instead",
+        );
+    }
     let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
     if let Some(warning) = warning {
         ctx.printer.warn(warning);

@@ -114,6 +114,23 @@ impl Store {
         Ok(out)
     }
 
+    /// The volume whose data directory `path` is, if it is one.
+    pub fn volume_of(&self, path: &Path) -> Option<String> {
+        let dir = path.parent()?;
+        (path.file_name()? == "_data" && dir.parent()? == self.volumes_dir())
+            .then(|| dir.file_name()?.to_str().map(str::to_string))
+            .flatten()
+    }
+
+    /// The anonymous volumes a container's mounts use.
+    pub fn anonymous_volumes_of(&self, binds: &[crate::spec::mount::BindMount]) -> Vec<String> {
+        binds
+            .iter()
+            .filter_map(|b| self.volume_of(&b.source))
+            .filter(|name| self.volume(name).is_ok_and(|v| v.anonymous))
+            .collect()
+    }
+
     /// The ids of containers whose mounts use the volume.
     pub fn volume_users(&self, name: &str) -> Result<Vec<String>> {
         let data = self.volume_data(name);

@@ -252,3 +252,48 @@ fn a_new_volume_is_filled_from_the_image_unless_nocopy() {
         .success()
         .stdout_is("");
 }
+
+#[test]
+fn rm_v_volumes_from_and_the_single_file_warning() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    ctx.devbox(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "data",
+        "-v",
+        "/shared",
+        "-v",
+        "keep:/kept",
+        img,
+        "sh",
+        "-c",
+        "echo one > /shared/f",
+    ])
+    .success();
+    // --volumes-from sees the other container's volumes; :ro makes them read-only.
+    ctx.run_offline(&["--volumes-from", "data", img, "cat", "/shared/f"])
+        .success()
+        .stdout_is("one");
+    ctx.run_offline(&["--volumes-from", "data:ro", img, "touch", "/shared/g"])
+        .failure();
+    assert_eq!(
+        ctx.devbox(&["volume", "ls", "-q"]).stdout.lines().count(),
+        2
+    );
+    // rm -v takes the anonymous volume along, and keeps the named one.
+    ctx.devbox(&["rm", "-v", "data"]).success();
+    ctx.devbox(&["volume", "ls", "-q"])
+        .success()
+        .stdout_is("keep");
+
+    let file = ctx.write_file("settings.ini", "x=1\n");
+    let volume = format!("{}:/etc/settings.ini:ro", file.display());
+    ctx.run_offline(&["-v", &volume, img, "cat", "/etc/settings.ini"])
+        .success()
+        .stdout_is("x=1")
+        .stderr_contains("a single file is bind-mounted");
+}
