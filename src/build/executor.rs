@@ -110,6 +110,7 @@ impl Runtime<'_> {
             tmpfs: Vec::new(),
             ports: Vec::new(),
             publish_all: false,
+            read_only: false,
             extra_hosts: Vec::new(),
             network: step.network,
             entrypoint: Some(step.argv.clone()),

@@ -87,6 +87,9 @@ pub struct RunArgs {
         value_name = "[IP:][HOST:]CONTAINER[/PROTO]"
     )]
     pub publish: Vec<String>,
+    /// Mount the root filesystem read-only (add `--tmpfs /tmp` for a writable /tmp)
+    #[arg(long)]
+    pub read_only: bool,
     /// Mount every volume and bind mount of another container: CONTAINER[:ro|rw]
     #[arg(long = "volumes-from", value_name = "CONTAINER[:ro|rw]")]
     pub volumes_from: Vec<String>,

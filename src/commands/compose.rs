@@ -383,6 +383,7 @@ fn request_for(
         tmpfs,
         ports: Vec::new(),
         publish_all: false,
+        read_only: false,
         extra_hosts: service.extra_hosts.clone(),
         network: Network::Host,
         entrypoint: service.entrypoint.clone(),

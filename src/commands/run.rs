@@ -76,6 +76,7 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
         tmpfs,
         ports,
         publish_all: args.publish_all,
+        read_only: args.read_only,
         extra_hosts: args
             .add_host
             .iter()

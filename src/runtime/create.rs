@@ -32,6 +32,8 @@ pub struct Request {
     pub publish_all: bool,
     /// `--add-host NAME:IP`.
     pub extra_hosts: Vec<(String, String)>,
+    /// `--read-only`.
+    pub read_only: bool,
     pub network: Network,
     pub entrypoint: Option<Vec<String>>,
     pub args: Vec<String>,
@@ -98,6 +100,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         ports: published_ports(image, request)?,
         extra_hosts: request.extra_hosts.clone(),
         fill_volumes: Vec::new(),
+        read_only: request.read_only,
         auto_remove: request.auto_remove,
         init: request.init,
     })

@@ -73,6 +73,9 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
             _ => apply(op, &spec.rootfs).map_err(setup)?,
         }
     }
+    if spec.run.read_only {
+        sys::mount::remount_readonly(&spec.rootfs).map_err(setup)?;
+    }
     sys::ns::sethostname(&spec.run.hostname).map_err(setup)?;
     if spec.run.network != crate::spec::container::Network::Host {
         sys::net::bring_up_loopback().map_err(setup)?;

@@ -34,6 +34,9 @@ pub struct RunSpec {
     /// Targets of volumes (not `nocopy`) that an empty volume fills from the image.
     #[serde(default)]
     pub fill_volumes: Vec<String>,
+    /// `--read-only`: the root filesystem is mounted read-only (mounts on it keep theirs).
+    #[serde(default)]
+    pub read_only: bool,
     pub auto_remove: bool,
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
@@ -224,6 +227,7 @@ mod tests {
             ports: vec![],
             extra_hosts: vec![],
             fill_volumes: vec![],
+            read_only: false,
             auto_remove: true,
             init: false,
         }

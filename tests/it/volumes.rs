@@ -297,3 +297,15 @@ fn rm_v_volumes_from_and_the_single_file_warning() {
         .stdout_is("x=1")
         .stderr_contains("a single file is bind-mounted");
 }
+
+#[test]
+fn read_only_root_refuses_writes_but_mounts_stay_writable() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let out = ctx.run_offline(&[
+        "--read-only", "--tmpfs", "/tmp", "-v", "scratch:/data", img, "sh", "-c",
+        "touch /root/x 2>/dev/null && echo root-writable; touch /tmp/x /data/x && echo mounts-writable",
+    ]);
+    out.success().stdout_is("mounts-writable");
+}
