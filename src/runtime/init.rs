@@ -235,6 +235,10 @@ impl<'a> Inbox<'a> {
 fn stdio(spec: &InitSpec, channel: &Channel) -> Result<(), Failure> {
     if spec.run.tty {
         let (master, slave) = sys::tty::open_pty().map_err(setup)?;
+        // Sized before the command runs: its first look at the terminal must be right.
+        if let Some(size) = spec.window_size {
+            let _ = sys::tty::set_window_size(slave.as_fd(), size);
+        }
         channel.send(&ToParent::Pty, &[&master]).map_err(setup)?;
         drop(master);
         sys::tty::set_controlling_tty(slave.as_fd()).map_err(setup)?;

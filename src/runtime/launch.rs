@@ -115,6 +115,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         mounts,
         can_setgroups: mapping.can_setgroups(),
         wait_network: slirp_binary.is_some(),
+        window_size: spec.tty.then(stdio::terminal_size).flatten(),
     };
     let namespaces = Namespaces {
         user: in_userns,

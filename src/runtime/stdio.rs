@@ -42,9 +42,13 @@ pub fn pump_pty(
 /// Propagates our terminal's size (stdout's, else stdin's) to the
 /// container's pty.
 pub fn follow_window_size(master: &OwnedFd) {
-    if let Some(size) = sys::tty::window_size(std::io::stdout().as_fd())
-        .or_else(|| sys::tty::window_size(std::io::stdin().as_fd()))
-    {
+    if let Some(size) = terminal_size() {
         let _ = sys::tty::set_window_size(master.as_fd(), size);
     }
+}
+
+/// The size of the terminal devbox runs in, if it runs in one.
+pub fn terminal_size() -> Option<sys::tty::WindowSize> {
+    sys::tty::window_size(std::io::stdout().as_fd())
+        .or_else(|| sys::tty::window_size(std::io::stdin().as_fd()))
 }
