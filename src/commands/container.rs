@@ -6,7 +6,7 @@ use crate::cli::container::{
     ContainerCommand, ContainersArgs, CpArgs, DiffArgs, PortArgs, RenameArgs, StatsArgs, TopArgs,
 };
 use crate::context::Context;
-use crate::runtime::{copy, diff, inspect, processes, remove, userns};
+use crate::runtime::{copy, diff, processes, remove, userns};
 use crate::spec::ids;
 use crate::ui::diagnostics::{ExitStatus, UserError};
 
@@ -177,7 +177,7 @@ fn prune(force: bool, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
     ctx.printer.data(format!(
         "Total reclaimed space: {}",
-        inspect::human_size(reclaimed)
+        crate::ui::units::human_size(reclaimed)
     ));
     Ok(ExitStatus::Success)
 }

@@ -2,10 +2,11 @@
 
 use serde_json::json;
 
-use super::images::{columns, created_at, created_since, human_size, parse_time};
+use super::images::{columns, created_at, created_since, parse_time};
 use crate::cli::image::{HistoryArgs, ListFormat};
 use crate::context::Context;
 use crate::ui::diagnostics::ExitStatus;
+use crate::ui::units::human_size_with_precision;
 
 pub fn history(args: HistoryArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
@@ -51,7 +52,7 @@ pub fn history(args: HistoryArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
                     "CreatedBy": created_by,
                     "CreatedSince": created_since(created),
                     "ID": id,
-                    "Size": human_size(*size),
+                    "Size": human_size_with_precision(*size, 3),
                 })
                 .to_string(),
             );
@@ -66,7 +67,7 @@ pub fn history(args: HistoryArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             id,
             created_since(created),
             created_by,
-            human_size(*size),
+            human_size_with_precision(*size, 3),
             comment,
         ]);
     }

@@ -1,7 +1,7 @@
 //! `devbox images` / `devbox image ls`, and the column and unit formats
 //! the image commands share (Docker's).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::json;
 
@@ -11,6 +11,7 @@ use crate::image::Reference;
 use crate::store::images::Image;
 use crate::ui::diagnostics::ExitStatus;
 use crate::ui::format::Format;
+use crate::ui::units::{human_duration, human_size_with_precision};
 
 pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
@@ -74,10 +75,10 @@ pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
                     "ID": row.id,
                     "Repository": row.repository,
                     "SharedSize": "N/A",
-                    "Size": human_size(row.size),
+                    "Size": human_size_with_precision(row.size, 3),
                     "Tag": row.tag,
                     "UniqueSize": "N/A",
-                    "VirtualSize": human_size(row.size),
+                    "VirtualSize": human_size_with_precision(row.size, 3),
                 })
             })
             .collect();
@@ -101,7 +102,11 @@ pub fn images(args: ImagesArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         if args.digests {
             cells.push(row.digest);
         }
-        cells.extend([row.id, created_since(row.created), human_size(row.size)]);
+        cells.extend([
+            row.id,
+            created_since(row.created),
+            human_size_with_precision(row.size, 3),
+        ]);
         table.push(cells);
     }
     for line in columns(&table) {
@@ -184,50 +189,6 @@ pub(super) fn created_since(time: Option<SystemTime>) -> String {
     }
 }
 
-/// Docker's `units.HumanDuration`.
-pub(super) fn human_duration(d: Duration) -> String {
-    let seconds = d.as_secs();
-    let minutes = seconds / 60;
-    let hours = (d.as_secs_f64() / 3600.0 + 0.5) as u64;
-    match () {
-        _ if seconds < 1 => "Less than a second".into(),
-        _ if seconds == 1 => "1 second".into(),
-        _ if seconds < 60 => format!("{seconds} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
-
-/// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, three
-/// significant digits (`4.26MB`, `12.3kB`, `0B`).
-pub(super) fn human_size(size: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = size as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let mut text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    format!("{text}{}", UNITS[unit])
-}
-
 /// Aligned columns, three spaces apart (Docker's tabwriter settings).
 pub(super) fn columns(rows: &[Vec<String>]) -> Vec<String> {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -258,34 +219,6 @@ pub(super) fn columns(rows: &[Vec<String>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_like_docker() {
-        assert_eq!(human_size(0), "0B");
-        assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(4_261_234), "4.26MB");
-        assert_eq!(human_size(12_345), "12.3kB");
-        assert_eq!(human_size(123_456_789), "123MB");
-        assert_eq!(human_size(1_500_000_000), "1.5GB");
-    }
-
-    #[test]
-    fn durations_like_docker() {
-        let s = Duration::from_secs;
-        assert_eq!(
-            human_duration(Duration::from_millis(300)),
-            "Less than a second"
-        );
-        assert_eq!(human_duration(s(1)), "1 second");
-        assert_eq!(human_duration(s(59)), "59 seconds");
-        assert_eq!(human_duration(s(90)), "About a minute");
-        assert_eq!(human_duration(s(3600)), "About an hour");
-        assert_eq!(human_duration(s(5 * 3600)), "5 hours");
-        assert_eq!(human_duration(s(3 * 86400)), "3 days");
-        assert_eq!(human_duration(s(21 * 86400)), "3 weeks");
-        assert_eq!(human_duration(s(90 * 86400)), "3 months");
-        assert_eq!(human_duration(s(800 * 86400)), "2 years");
-    }
 
     #[test]
     fn created_at_is_gos_time_string() {

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal as _;
 
-use super::images::human_size;
 use super::import::UsernsUnpacker;
 use crate::cli::image::{PruneArgs, RmiArgs};
 use crate::context::Context;
@@ -11,6 +10,7 @@ use crate::image::import::Unpacker as _;
 use crate::store::images::Removal;
 use crate::store::Store;
 use crate::ui::diagnostics::{self, ExitStatus};
+use crate::ui::units::human_size_with_precision;
 
 pub fn rmi(args: RmiArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
@@ -58,8 +58,10 @@ pub fn prune(args: PruneArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         }
         ctx.printer.data("");
     }
-    ctx.printer
-        .data(format!("Total reclaimed space: {}", human_size(reclaimed)));
+    ctx.printer.data(format!(
+        "Total reclaimed space: {}",
+        human_size_with_precision(reclaimed, 3)
+    ));
     Ok(ExitStatus::Success)
 }
 

@@ -268,9 +268,7 @@ mod tests {
 
     fn detect_in(files: &[(&str, &str)]) -> App {
         let files = MemoryFiles::new(files);
-        let pyproject = files
-            .read("pyproject.toml")
-            .map(|t| t.parse::<toml::Table>().unwrap());
+        let pyproject = files.pyproject();
         let deps = deps::detect(&files, pyproject.as_ref());
         detect(&files, &deps)
     }

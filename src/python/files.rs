@@ -31,6 +31,15 @@ impl MemoryFiles {
     }
 }
 
+#[cfg(test)]
+impl MemoryFiles {
+    /// The test project's pyproject.toml, which must parse.
+    pub fn pyproject(&self) -> Option<toml::Table> {
+        self.read("pyproject.toml")
+            .map(|t| t.parse().expect("the test's pyproject.toml parses"))
+    }
+}
+
 impl ProjectFiles for MemoryFiles {
     fn read(&self, path: &str) -> Option<String> {
         self.0.get(path).cloned()

@@ -76,9 +76,7 @@ mod tests {
 
     fn runner(files: &[(&str, &str)]) -> Runner {
         let files = MemoryFiles::new(files);
-        let pyproject = files
-            .read("pyproject.toml")
-            .map(|t| t.parse::<toml::Table>().unwrap());
+        let pyproject = files.pyproject();
         let deps = deps::detect(&files, pyproject.as_ref());
         detect(&files, &deps, pyproject.as_ref()).runner
     }

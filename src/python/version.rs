@@ -179,9 +179,7 @@ mod tests {
 
     fn detect_in(files: &[(&str, &str)]) -> PythonVersion {
         let files = MemoryFiles::new(files);
-        let pyproject = files
-            .read("pyproject.toml")
-            .map(|t| t.parse::<toml::Table>().unwrap());
+        let pyproject = files.pyproject();
         detect(&files, pyproject.as_ref())
     }
 

@@ -1,7 +1,7 @@
 //! What `inspect` and `ps` show of a container, in Docker's JSON shape for
 //! the fields devbox has (pure: record and state in, JSON out).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
@@ -9,6 +9,7 @@ use super::state::{State, Status};
 use crate::spec::container::Network;
 use crate::spec::health::HealthStatus;
 use crate::store::containers::{ContainerDirs, ContainerRecord};
+use crate::ui::units::{human_duration, human_size_with_precision};
 
 /// The exit code shown when the owner died before recording one (a killed
 /// monitor, a reboot). Docker has no such case; 255 is what a shell shows
@@ -173,25 +174,6 @@ pub fn status_text(state: &State, now: SystemTime) -> String {
     }
 }
 
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (mins, hours) = (secs / 60, secs / 3600);
-    match () {
-        _ if secs < 1 => "Less than a second".into(),
-        _ if secs == 1 => "1 second".into(),
-        _ if secs < 60 => format!("{secs} seconds"),
-        _ if mins == 1 => "About a minute".into(),
-        _ if mins < 60 => format!("{mins} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
-
 /// One row of `ps --format`: Docker's field names.
 pub fn ps_row(
     record: &ContainerRecord,
@@ -218,28 +200,8 @@ pub fn ps_row(
         "Labels": record.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": record.spec.binds.iter().map(|b| b.target.clone()).collect::<Vec<_>>().join(","),
         "Networks": network_name(record.spec.network),
-        "Size": size.map(human_size).unwrap_or_default(),
+        "Size": size.map(|s| human_size_with_precision(s, 3)).unwrap_or_default(),
     })
-}
-
-/// Sizes as Docker prints them (`1.2MB`, decimal units).
-pub fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + units[unit]
-    }
 }
 
 /// Docker's `NetworkSettings.Ports`: `"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]`.
@@ -261,24 +223,6 @@ fn ports_json(ports: &[crate::spec::port::PortMapping]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_docker() {
-        assert_eq!(
-            human_duration(Duration::from_millis(10)),
-            "Less than a second"
-        );
-        assert_eq!(human_duration(Duration::from_secs(5)), "5 seconds");
-        assert_eq!(human_duration(Duration::from_secs(70)), "About a minute");
-        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
-        assert_eq!(human_duration(Duration::from_secs(3 * 3600)), "3 hours");
-    }
-
-    #[test]
-    fn sizes_use_decimal_units() {
-        assert_eq!(human_size(512), "512B");
-        assert_eq!(human_size(1_500_000), "1.5MB");
-    }
 
     #[test]
     fn status_texts() {

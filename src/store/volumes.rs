@@ -69,7 +69,12 @@ impl Store {
         match std::fs::rename(&staging, self.volume_dir(name)) {
             Ok(()) => Ok((record, true)),
             // Someone else made it first: theirs stands.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY)) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty
+                ) =>
+            {
                 let _ = std::fs::remove_dir_all(&staging);
                 Ok((self.volume(name)?, false))
             }

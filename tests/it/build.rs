@@ -669,23 +669,10 @@ fn workdir_is_created_and_owned_by_the_user() {
 fn builds_without_subordinate_ids() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
-    let Some(user) = crate::support::user::user_without_subids() else {
-        crate::support::capability::skip(
-            "second-user",
-            "creating a user without subordinate ids needs the tests to run as root",
-        );
+    let Some(nosub) = crate::support::user::NosubSandbox::new() else {
         return;
     };
-    let tar = crate::support::images::busybox_tar().expect("building the busybox image");
-    let dir = tempfile::Builder::new()
-        .prefix("nosub-build-")
-        .tempdir()
-        .expect("creating a sandbox");
-    let own = |p: &std::path::Path| {
-        std::os::unix::fs::chown(p, Some(user.uid), Some(user.gid)).expect("chown")
-    };
-    own(dir.path());
-    let context = dir.path().join("ctx");
+    let context = nosub.dir.path().join("ctx");
     std::fs::create_dir(&context).expect("mkdir ctx");
     std::fs::write(
         context.join("Dockerfile"),
@@ -698,18 +685,9 @@ fn builds_without_subordinate_ids() {
         &context.join("Dockerfile"),
         &context.join("a.txt"),
     ] {
-        own(p);
+        nosub.own(p);
     }
-    let root = dir.path().join("root");
-    let devbox = |args: &[&str]| {
-        crate::support::UserCommand::new(user, crate::support::binary())
-            .arg("--root")
-            .arg(&root)
-            .args(args)
-            .current_dir(dir.path())
-            .run()
-    };
-    devbox(&["import", tar.to_str().unwrap(), "bb"]).success();
+    let devbox = |args: &[&str]| nosub.devbox(args).run();
     let out = devbox(&["build", "--network", "none", "-t", "nosub", "ctx"]);
     out.success().stderr_contains("no subordinate ids");
     devbox(&[

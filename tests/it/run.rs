@@ -584,34 +584,14 @@ fn signals_are_forwarded_to_pid_1() {
 fn without_subordinate_ids_the_user_alone_is_root_inside() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
-    let Some(user) = crate::support::user::user_without_subids() else {
-        crate::support::capability::skip(
-            "second-user",
-            "creating a user without subordinate ids needs the tests to run as root",
-        );
+    let Some(nosub) = crate::support::user::NosubSandbox::new() else {
         return;
     };
-    let tar = crate::support::images::busybox_tar().expect("building the busybox image");
-    // The second user's own sandbox: the test user's is closed to others.
-    let dir = tempfile::Builder::new()
-        .prefix("nosub-")
-        .tempdir()
-        .expect("creating a sandbox");
-    std::os::unix::fs::chown(dir.path(), Some(user.uid), Some(user.gid)).expect("chown sandbox");
-    let data = dir.path().join("data");
+    let user = nosub.user;
+    let data = nosub.dir.path().join("data");
     std::fs::create_dir(&data).expect("mkdir data");
-    std::os::unix::fs::chown(&data, Some(user.uid), Some(user.gid)).expect("chown data");
-    let root = dir.path().join("root");
-    let devbox = |args: &[&str]| {
-        crate::support::UserCommand::new(user, crate::support::binary())
-            .arg("--root")
-            .arg(&root)
-            .args(args)
-            .current_dir(dir.path())
-    };
-    devbox(&["import", tar.to_str().unwrap(), "bb"])
-        .run()
-        .success();
+    nosub.own(&data);
+    let devbox = |args: &[&str]| nosub.devbox(args);
     let volume = format!("{}:/data", data.display());
     let out = devbox(&[
         "run",

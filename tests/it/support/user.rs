@@ -256,3 +256,55 @@ pub fn check_reachable(user: &TestUser, path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A sandbox and store of the user without subordinate ids (its own: the test user's
+/// sandbox is closed to others), with busybox imported as `bb`.
+pub struct NosubSandbox {
+    pub user: &'static TestUser,
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl NosubSandbox {
+    /// `None` (with the skip printed) unless the tests run as root.
+    pub fn new() -> Option<NosubSandbox> {
+        let Some(user) = user_without_subids() else {
+            super::capability::skip(
+                "second-user",
+                "creating a user without subordinate ids needs the tests to run as root",
+            );
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("nosub-")
+            .tempdir()
+            .expect("creating a sandbox");
+        let sandbox = NosubSandbox {
+            user,
+            root: dir.path().join("root"),
+            dir,
+        };
+        sandbox.own(sandbox.dir.path());
+        let tar = super::images::busybox_tar().expect("building the busybox image");
+        sandbox
+            .devbox(&["import", tar.to_str().expect("utf-8 cache path"), "bb"])
+            .run()
+            .success();
+        Some(sandbox)
+    }
+
+    /// Hands a path made as root to the user.
+    pub fn own(&self, path: &Path) {
+        chown(path, Some(self.user.uid), Some(self.user.gid))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+    }
+
+    /// `devbox --root <root> ARGS` as the user, in the sandbox.
+    pub fn devbox(&self, args: &[&str]) -> super::UserCommand {
+        super::UserCommand::new(self.user, super::binary())
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .current_dir(self.dir.path())
+    }
+}
