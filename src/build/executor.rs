@@ -117,7 +117,9 @@ impl Runtime<'_> {
             args: Vec::new(),
             tty: false,
             interactive: false,
-            auto_remove: false,
+            // The builder removes the step's container once its upper dir is read; marked so
+            // its overlay is mounted volatile (no sync of the host filesystem per step).
+            auto_remove: true,
             restart: Default::default(),
             init: false,
             stop_signal: None,

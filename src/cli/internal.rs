@@ -47,6 +47,10 @@ pub enum InternalCommand {
         fd: i32,
         paths: Vec<PathBuf>,
     },
+    /// Deletes a retired container directory, detached from `run --rm` (as the user; what
+    /// belongs to mapped ids through `__rmtree`)
+    #[command(name = "__remove-tree", hide = true)]
+    RemoveTree { path: PathBuf },
     /// Runs in new user and mount namespaces: tries a kernel overlay mount (for `doctor`)
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay {

@@ -204,7 +204,8 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     if args.rm {
-        if let Err(cleanup) = remove::remove_container(&store, &mapping, &record.id, true) {
+        if let Err(cleanup) = remove::remove_container_detached(&store, &mapping, &record.id, true)
+        {
             // Report the cleanup error after the original one (STYLE rule 7).
             return match result {
                 Err(e) => Err(anyhow::Error::new(e)

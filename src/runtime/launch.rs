@@ -107,7 +107,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
     // The storage driver's one decision: how the root is mounted.
-    let root = rootfs::plan(driver, store, image, dirs, in_userns);
+    let root = rootfs::plan(driver, store, image, dirs, in_userns, spec.auto_remove);
     let mounts = plan::mount_plan(root, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),
@@ -242,8 +242,13 @@ pub fn run_foreground(target: Target) -> Result<i32> {
     state.ports = started.ports.clone();
     store.save_state(&record.id, &state)?;
     let exit = supervise(started, interactive, signals);
-    state.exited(exit.as_ref().ok().map(|e| e.as_code()), state::now());
-    store.save_state(&record.id, &state)?;
+    // A `--rm` container is removed as soon as we return: its last state is
+    // never read (and a crash before the removal reads as exited anyway: the
+    // owner's lock is gone), so the replace-rename is not paid for.
+    if !record.spec.auto_remove {
+        state.exited(exit.as_ref().ok().map(|e| e.as_code()), state::now());
+        store.save_state(&record.id, &state)?;
+    }
     Ok(exit?.as_code())
 }
 

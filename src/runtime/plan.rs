@@ -244,6 +244,7 @@ mod tests {
             upper: "/c/upper".into(),
             work: "/c/work".into(),
             userxattr: true,
+            volatile: false,
         }
     }
 

@@ -49,10 +49,11 @@ fn make_owned_writable(path: &Path) {
     }
 }
 
-/// Removes a container: refuses a running one unless `force`, which kills
-/// it first. The directory is moved aside before deletion so a crash never
-/// leaves a half container listed.
-pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: bool) -> Result<()> {
+/// Takes a container out of the store: refuses a running one unless
+/// `force`, which kills it first; moves its directory aside (so a crash
+/// never leaves a half container listed) and frees its name. Returns the
+/// retired directory, still to be deleted.
+fn retire_container(store: &Store, id: &str, force: bool) -> Result<std::path::PathBuf> {
     let (record, state) = store.load_container(id)?;
     let dirs = store.container_dirs(id);
     if !state.status.can_remove(force) {
@@ -67,5 +68,45 @@ pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: boo
     let _owner_gone = Lock::exclusive(&dirs.lock())?;
     let retired = store.retire_container_dir(id)?;
     store.release_name(&record.name, id)?;
+    Ok(retired)
+}
+
+/// Removes a container: refuses a running one unless `force`, which kills
+/// it first. The directory is moved aside before deletion so a crash never
+/// leaves a half container listed.
+pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: bool) -> Result<()> {
+    let retired = retire_container(store, id, force)?;
     remove_tree(mapping, &retired)
+}
+
+/// Removes a container as `remove_container` does, but deletes its retired
+/// directory in a detached `devbox __remove-tree` (the end of `run --rm`):
+/// once this returns the container is gone for every command (record and
+/// name), and the caller need not wait for the files to be unlinked. A
+/// remover that dies leaves a `tmp/removed-*` dir, which the next store
+/// check collects. Falls back to removing here when the remover cannot start.
+pub fn remove_container_detached(
+    store: &Store,
+    mapping: &IdMapping,
+    id: &str,
+    force: bool,
+) -> Result<()> {
+    let retired = retire_container(store, id, force)?;
+    let spawned = std::env::current_exe().and_then(|devbox| {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(devbox);
+        cmd.arg0("devbox")
+            .arg("__remove-tree")
+            .arg(&retired)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
+        cmd.spawn()
+    });
+    match spawned {
+        // Not waited for: it outlives us and is reaped by init.
+        Ok(_child) => Ok(()),
+        Err(_) => remove_tree(mapping, &retired),
+    }
 }

@@ -42,6 +42,13 @@ pub enum RootMount {
         /// Overlay metadata in `user.overlay.*` xattrs (inside a user
         /// namespace).
         userxattr: bool,
+        /// Mount with `volatile`: the kernel skips syncing the upper
+        /// filesystem (the whole host filesystem) at unmount. Only for
+        /// containers whose upper dir never outlives one run (`--rm`,
+        /// build steps): after a host crash a volatile upper may be
+        /// inconsistent, and such a container is gone by then anyway.
+        #[serde(default)]
+        volatile: bool,
     },
     /// devbox's FUSE overlay, served by `devbox __fuse-overlay`.
     Fuse {
@@ -68,6 +75,7 @@ pub fn plan(
     image: &Image,
     dirs: &ContainerDirs,
     userxattr: bool,
+    transient: bool,
 ) -> RootMount {
     let diff_ids = image.config.rootfs.diff_ids.iter().rev();
     match driver {
@@ -77,6 +85,7 @@ pub fn plan(
             upper: dirs.upper(),
             work: dirs.work(),
             userxattr,
+            volatile: transient,
         },
         Driver::FuseOverlayfs => RootMount::Fuse {
             lowers: diff_ids.map(|d| store.layer_diff(d)).collect(),
@@ -107,6 +116,7 @@ pub fn mount(
             upper,
             work,
             userxattr,
+            volatile,
         } => {
             // Relative lower dirs keep the options within one page.
             std::env::set_current_dir(layers_dir)
@@ -119,6 +129,9 @@ pub fn mount(
             );
             if *userxattr {
                 data.push_str(",userxattr");
+            }
+            if *volatile {
+                data.push_str(",volatile");
             }
             sys::mount::mount("overlay", dest, "overlay", Flags::empty(), Some(&data))
                 .map_err(|e| e.to_string())?;

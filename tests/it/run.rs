@@ -332,6 +332,27 @@ fn rm_flag_leaves_nothing() {
     ctx.run_offline(&[img, "sh", "-c", "exit 4"]).code_is(4);
     ctx.devbox(&["ps", "-a", "-q"]).success().stdout_exactly("");
     assert_eq!(ctx.container_dirs(), Vec::<String>::new());
+    // The files go in a detached remover after `run` returns: they are gone soon after.
+    let leftovers = || -> Vec<String> {
+        std::fs::read_dir(ctx.root.join("tmp"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with("removed-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        leftovers(),
+        Vec::<String>::new(),
+        "retired dirs left behind"
+    );
 }
 
 #[test]
