@@ -127,6 +127,7 @@ impl Runtime<'_> {
                 ..Default::default()
             },
             labels: Default::default(),
+            keep_id: None,
         };
         let (record, dirs) = create::create(self.store, &image, &request)?;
         let result = {

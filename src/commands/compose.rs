@@ -397,6 +397,10 @@ fn request_for(
         stop_timeout: None,
         health: Default::default(),
         labels: service.labels.clone(),
+        keep_id: service
+            .keep_id
+            .then(crate::runtime::userns::keep_id_user)
+            .transpose()?,
     })
 }
 

@@ -73,6 +73,9 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
             _ => apply(op, &spec.rootfs).map_err(setup)?,
         }
     }
+    if let Some(me) = &spec.run.keep_id {
+        add_keep_id_user(&spec.rootfs, me).map_err(setup)?;
+    }
     if spec.run.read_only {
         sys::mount::remount_readonly(&spec.rootfs).map_err(setup)?;
     }
@@ -326,6 +329,38 @@ fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
         made.map_err(|e| format!("cannot create mount point {inside}: {e}"))?;
     }
     Ok(path)
+}
+
+/// `--userns=keep-id` (Podman's): when the image's passwd and group files lack the user,
+/// they get an entry, and a new passwd entry's home directory is made, the user's.
+fn add_keep_id_user(root: &Path, me: &user::KeepIdUser) -> Result<(), String> {
+    let mut added_passwd = false;
+    for (file, is_passwd) in [("/etc/passwd", true), ("/etc/group", false)] {
+        let path = resolve_in_root(root, file).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let line = if is_passwd {
+            me.passwd_line(&text)
+        } else {
+            me.group_line(&text)
+        };
+        let Some(line) = line else { continue };
+        added_passwd |= is_passwd;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, user::append_line(&text, &line))
+            .map_err(|e| format!("cannot add {} to {file}: {e}", me.name))?;
+    }
+    if added_passwd {
+        let home = resolve_in_root(root, &me.home).map_err(|e| e.to_string())?;
+        if !home.exists() {
+            std::fs::create_dir_all(&home)
+                .and_then(|()| std::os::unix::fs::chown(&home, Some(me.uid), Some(me.gid)))
+                .map_err(|e| format!("cannot create the home directory {}: {e}", me.home))?;
+        }
+    }
+    Ok(())
 }
 
 /// Docker's volume initialisation: an empty volume mounted where the image has a directory

@@ -309,3 +309,85 @@ fn read_only_root_refuses_writes_but_mounts_stay_writable() {
     ]);
     out.success().stdout_is("mounts-writable");
 }
+
+#[test]
+fn keep_id_keeps_the_users_ids_on_a_bind_mount_and_image_owners_inside() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let (uid, gid) = (ctx.user.uid, ctx.user.gid);
+    let src = ctx.mkdir("src");
+    let secret = ctx.write_file("src/secret.txt", "only mine\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let bind = format!("{}:/src", src.display());
+    let out = ctx.run_offline(&[
+        "--userns=keep-id",
+        "-v",
+        &bind,
+        img,
+        "sh",
+        "-c",
+        "id -u; id -g; echo $HOME; cat /src/secret.txt; echo new > /src/made; \
+         echo more >> /src/secret.txt; \
+         stat -c '%u:%g' /bin/busybox /home/app; grep -c \"^$(id -un):\" /etc/passwd",
+    ]);
+    out.success();
+    let home = ctx.user.home.display().to_string();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            uid.to_string().as_str(),
+            gid.to_string().as_str(),
+            home.as_str(),
+            "only mine",
+            "0:0",
+            "1000:1000",
+            "1",
+        ],
+        "{out}"
+    );
+    // What the container wrote is the user's on the host; their 0600 file was writable.
+    let made = std::fs::metadata(src.join("made")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (uid, gid));
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "only mine\nmore\n"
+    );
+
+    // `-u` still wins; as root inside, new files are not the user's on the host.
+    ctx.run_offline(&[
+        "--userns=keep-id",
+        "-u",
+        "0",
+        "-v",
+        &bind,
+        img,
+        "sh",
+        "-c",
+        "id -u; touch /src/by-root; stat -c %u /src/secret.txt",
+    ])
+    .success()
+    .stdout_is(&format!("0\n{uid}"));
+    assert_ne!(std::fs::metadata(src.join("by-root")).unwrap().uid(), uid);
+
+    // The default: the user is root inside, and root's files are the user's on the host.
+    ctx.run_offline(&[
+        "-v",
+        &bind,
+        img,
+        "sh",
+        "-c",
+        "id -u; stat -c %u /src/made; touch /src/by-default",
+    ])
+    .success()
+    .stdout_is("0\n0");
+    assert_eq!(
+        std::fs::metadata(src.join("by-default")).unwrap().uid(),
+        uid
+    );
+    let out = ctx.run_offline(&["--userns=auto", img, "true"]);
+    out.devbox_error(125);
+    out.stderr_contains("invalid --userns `auto`");
+}
