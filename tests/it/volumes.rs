@@ -391,3 +391,97 @@ fn keep_id_keeps_the_users_ids_on_a_bind_mount_and_image_owners_inside() {
     out.devbox_error(125);
     out.stderr_contains("invalid --userns `auto`");
 }
+
+/// A polling-free watcher (inotify through ctypes, as watchdog and uvicorn's reloader use
+/// it): prints `watching`, then each event's file name until `NAME` changes (30 s at most).
+const INOTIFY_WATCHER: &str = r#"
+import ctypes, os, select, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init()
+# IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO
+assert libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x2 | 0x8 | 0x100 | 0x80) >= 0
+print("watching", flush=True)
+while True:
+    if not select.select([fd], [], [], 30)[0]:
+        sys.exit("no event within 30 s")
+    buf, off = os.read(fd, 4096), 0
+    while off < len(buf):
+        _, mask, _, size = struct.unpack_from("iIII", buf, off)
+        name = buf[off + 16 : off + 16 + size].rstrip(b"\0").decode()
+        off += 16 + size
+        print("event", name, flush=True)
+        if name == sys.argv[2]:
+            sys.exit(0)
+"#;
+
+#[test]
+fn inotify_events_cross_a_bind_mount_both_ways() {
+    use std::io::BufRead;
+    let mut ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "mmdebstrap");
+    let img = ctx.use_debian();
+    let src = ctx.mkdir("src");
+    ctx.write_file("src/watch.py", INOTIFY_WATCHER);
+    let bind = format!("{}:/src", src.display());
+
+    // A host edit reaches a watcher in the container.
+    let id = ctx.devbox(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--userns=keep-id",
+        "-v",
+        &bind,
+        &img,
+        "python3",
+        "/src/watch.py",
+        "/src",
+        "app.py",
+    ]);
+    id.success();
+    let id = id.out().to_string();
+    let started = std::time::Instant::now();
+    while !ctx.devbox(&["logs", &id]).stdout.contains("watching") {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the watcher never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    ctx.write_file("src/app.py", "print('edited on the host')\n");
+    ctx.devbox(&["wait", &id]).success().stdout_is("0");
+    ctx.devbox(&["logs", &id])
+        .success()
+        .stdout_contains("event app.py");
+    ctx.devbox(&["rm", &id]).success();
+
+    // An edit in the container reaches a watcher on the host.
+    let mut host = std::process::Command::new("python3")
+        .args([
+            src.join("watch.py").to_str().unwrap(),
+            src.to_str().unwrap(),
+            "out.txt",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 on the host");
+    let mut lines = std::io::BufReader::new(host.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "watching");
+    ctx.run_offline(&[
+        "-v",
+        &bind,
+        &img,
+        "sh",
+        "-c",
+        "echo from-container > /src/out.txt",
+    ])
+    .success();
+    let events: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(host.wait().unwrap().success());
+    assert!(events.contains(&"event out.txt".to_string()), "{events:?}");
+    assert_eq!(
+        std::fs::read_to_string(src.join("out.txt")).unwrap(),
+        "from-container\n"
+    );
+}
