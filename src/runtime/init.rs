@@ -14,6 +14,7 @@ use super::plan::{InitSpec, MountOp};
 use super::rootfs;
 use crate::fs::confine::resolve_in_root;
 use crate::spec::env::Environment;
+use crate::spec::mount::Propagation;
 use crate::spec::user;
 use crate::sys::{self, mount::Flags};
 
@@ -58,7 +59,12 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     };
     sys::process::setsid().map_err(setup)?;
     sys::process::umask(0o022);
-    sys::mount::make_rprivate().map_err(setup)?;
+    // Docker's: the tree is cut from the host's, unless a bind asks to follow it.
+    if spec.run.binds.iter().any(|b| b.propagation.follows_host()) {
+        sys::mount::make_rslave().map_err(setup)?;
+    } else {
+        sys::mount::make_rprivate().map_err(setup)?;
+    }
     let mut inbox = Inbox::new(channel);
     for op in &spec.mounts {
         match op {
@@ -331,6 +337,20 @@ fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The mount(2) flags of `bind-propagation=`.
+fn propagation_flags(propagation: Propagation) -> Flags {
+    let kind = match propagation {
+        Propagation::Private | Propagation::Rprivate => Flags::MS_PRIVATE,
+        Propagation::Shared | Propagation::Rshared => Flags::MS_SHARED,
+        Propagation::Slave | Propagation::Rslave => Flags::MS_SLAVE,
+    };
+    if propagation.recursive() {
+        kind | Flags::MS_REC
+    } else {
+        kind
+    }
+}
+
 /// `--userns=keep-id` (Podman's): when the image's passwd and group files lack the user,
 /// they get an entry, and a new passwd entry's home directory is made, the user's.
 fn add_keep_id_user(root: &Path, me: &user::KeepIdUser) -> Result<(), String> {
@@ -449,6 +469,7 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             target: t,
             readonly,
             fill,
+            propagation,
         } => {
             if *fill {
                 fill_volume(root, t, source)?;
@@ -460,6 +481,8 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             };
             let t = target(root, t, kind)?;
             sys::mount::bind(source, &t, true, *readonly).map_err(|e| e.to_string())?;
+            sys::mount::set_propagation(&t, propagation_flags(*propagation))
+                .map_err(|e| e.to_string())?;
         }
         MountOp::Symlink { target: t, link_to } => {
             let path = resolve_in_root(root, t).map_err(|e| e.to_string())?;

@@ -485,3 +485,92 @@ fn inotify_events_cross_a_bind_mount_both_ways() {
         "from-container\n"
     );
 }
+
+/// Undoes the test's host mounts, even when it fails.
+struct HostMounts(Vec<std::path::PathBuf>);
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for path in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(path)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn bind_propagation_rslave_follows_host_mounts_and_rprivate_does_not() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let out = ctx.run_offline(&[
+        "--mount",
+        "type=bind,source=/tmp,target=/x,bind-propagation=sideways",
+        img,
+        "true",
+    ]);
+    out.devbox_error(125);
+    out.stderr_contains("invalid propagation mode: sideways");
+    // What a rootless container can see: mounts made on the host below the source after
+    // it started (a host mount needs root, so this part runs when the suite does).
+    if !ctx.user.dropped {
+        crate::support::capability::skip(
+            "bind propagation from the host",
+            "needs root to mount on the host (run the suite as root)",
+        );
+        return;
+    }
+    let src = ctx.mkdir("src/sub");
+    let src = src.parent().unwrap().to_path_buf();
+    let sh = |cmd: &str| {
+        let ok = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{cmd}");
+    };
+    // The source, a shared mount of its own (the host's root may be private).
+    let mut mounts = HostMounts(vec![src.clone()]);
+    sh(&format!(
+        "mount --bind {0} {0} && mount --make-shared {0}",
+        src.display()
+    ));
+    let watch = "i=0; while [ $i -lt 50 ]; do [ -e /src/sub/marker ] && echo seen && exit; \
+                 sleep 0.1; i=$((i+1)); done; echo unseen";
+    let start = |propagation: &str| {
+        let mount = format!(
+            "type=bind,source={},target=/src{propagation}",
+            src.display()
+        );
+        let out = ctx.devbox(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--mount",
+            &mount,
+            img,
+            "sh",
+            "-c",
+            watch,
+        ]);
+        out.success();
+        out.out().to_string()
+    };
+    let slave = start(",bind-propagation=rslave");
+    let private = start("");
+    // Both are watching before the host mounts.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    mounts.0.push(src.join("sub"));
+    sh(&format!(
+        "mount -t tmpfs tmpfs {0}/sub && touch {0}/sub/marker",
+        src.display()
+    ));
+    for (id, want) in [(&slave, "seen"), (&private, "unseen")] {
+        ctx.devbox(&["wait", id]).success();
+        ctx.devbox(&["logs", id]).success().stdout_is(want);
+    }
+    drop(mounts);
+}
