@@ -574,3 +574,34 @@ fn bind_propagation_rslave_follows_host_mounts_and_rprivate_does_not() {
     }
     drop(mounts);
 }
+
+#[test]
+fn a_tmpfs_starts_empty_and_its_content_is_gone_after_stop() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let script = "ls -A /scratch | wc -l; echo x > /scratch/f; echo y > /kept";
+    ctx.devbox(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "t",
+        "--tmpfs",
+        "/scratch",
+        img,
+        "sh",
+        "-c",
+        script,
+    ])
+    .success()
+    .stdout_is("0");
+    // Started again: the root keeps what was written, the tmpfs does not.
+    ctx.devbox(&["start", "t"]).success();
+    ctx.devbox(&["wait", "t"]).success().stdout_is("0");
+    // (The log holds the detached start's output.)
+    ctx.devbox(&["logs", "t"]).success().stdout_is("0");
+    let diff = ctx.devbox(&["diff", "t"]);
+    diff.success().stdout_contains("A /kept");
+    assert!(!diff.stdout.contains("scratch/f"), "{diff}");
+}
