@@ -49,8 +49,16 @@ pub const MOUNT_STUBS: [&str; 6] = [
     "dev",
 ];
 
+/// Pulls an image a build needs (`FROM`, `COPY --from`) from its registry into the
+/// store; the command provides it (registry client, credentials, progress).
+pub trait ImagePuller {
+    fn pull(&self, name: &str) -> Result<(), String>;
+}
+
 pub struct Runtime<'a> {
     pub store: &'a Store,
+    /// Pulls missing base images; `None` where the caller does not pull.
+    pub puller: Option<&'a dyn ImagePuller>,
     pub mapping: IdMapping,
     pub host: &'a HostPaths,
     /// `-q`: RUN output is discarded instead of going to stderr.
