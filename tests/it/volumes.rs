@@ -605,3 +605,44 @@ fn a_tmpfs_starts_empty_and_its_content_is_gone_after_stop() {
     diff.success().stdout_contains("A /kept");
     assert!(!diff.stdout.contains("scratch/f"), "{diff}");
 }
+
+#[test]
+fn compose_userns_mode_keep_id_reaches_the_container() {
+    use std::os::unix::fs::MetadataExt;
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    let dir = ctx.mkdir("proj");
+    ctx.mkdir("proj/src");
+    ctx.write_file(
+        "proj/compose.yaml",
+        "services:\n\
+         \x20 app:\n\
+         \x20   image: busybox:latest\n\
+         \x20   userns_mode: keep-id\n\
+         \x20   volumes: [\"./src:/src\"]\n\
+         \x20   command: [\"sh\", \"-c\", \"id -u > /src/uid.tmp && mv /src/uid.tmp /src/uid\"]\n",
+    );
+    let compose = |args: &[&str]| {
+        ctx.devbox_cmd(&["compose"])
+            .args(args)
+            .current_dir(&dir)
+            .run()
+    };
+    compose(&["up", "-d"]).success();
+    let uid_file = dir.join("src/uid");
+    let started = std::time::Instant::now();
+    while !uid_file.exists() {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the service never wrote /src/uid"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&uid_file).unwrap().trim(),
+        ctx.user.uid.to_string()
+    );
+    assert_eq!(std::fs::metadata(&uid_file).unwrap().uid(), ctx.user.uid);
+    compose(&["down"]).success();
+}
