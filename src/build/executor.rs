@@ -181,6 +181,18 @@ impl Runtime<'_> {
         out_dir: &Path,
         stubs: &[String],
     ) -> Result<LayerBlob, RuntimeError> {
+        self.pack_as(&self.mapping, upper, out_dir, stubs)
+    }
+
+    /// [`Runtime::pack`] of an upper dir written under `mapping` (a keep-id container's),
+    /// so the layer has the owners the container saw.
+    pub fn pack_as(
+        &self,
+        mapping: &IdMapping,
+        upper: &Path,
+        out_dir: &Path,
+        stubs: &[String],
+    ) -> Result<LayerBlob, RuntimeError> {
         let mut role = vec![
             OsString::from("__pack"),
             upper.as_os_str().to_os_string(),
@@ -189,7 +201,7 @@ impl Runtime<'_> {
         for stub in stubs {
             role.push(OsString::from(format!("--stub={stub}")));
         }
-        userns::run_helper(&self.mapping, &role)?;
+        userns::run_helper(mapping, &role)?;
         let bytes = fs_err::read(out_dir.join("layer.json"))?;
         let report: PackReport =
             serde_json::from_slice(&bytes).map_err(|e| RuntimeError::Setup(e.to_string()))?;

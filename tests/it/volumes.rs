@@ -646,3 +646,28 @@ fn compose_userns_mode_keep_id_reaches_the_container() {
     assert_eq!(std::fs::metadata(&uid_file).unwrap().uid(), ctx.user.uid);
     compose(&["down"]).success();
 }
+
+#[test]
+fn commit_of_a_keep_id_container_keeps_the_owners_it_saw() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let uid = ctx.user.uid.to_string();
+    ctx.devbox(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "k",
+        "--userns=keep-id",
+        img,
+        "touch",
+        "/mine",
+    ])
+    .success();
+    ctx.devbox(&["commit", "k", "kept"]).success();
+    // /etc/passwd gained the user's entry as root; /mine was written by the user.
+    ctx.run_offline(&["kept", "stat", "-c", "%u", "/mine", "/etc/passwd"])
+        .success()
+        .stdout_is(&format!("{uid}\n0"));
+}
