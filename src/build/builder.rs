@@ -15,6 +15,7 @@ use super::executor::{RunStep, Runtime, MOUNT_STUBS};
 use super::files::{ContextError, ContextFiles, Files, LayerFiles};
 use super::layer_write::LayerWriter;
 use super::plan::{self, Base, Plan, PlanOptions, Source};
+use super::secrets::{BuildInputs, SecretSource};
 use super::stage::{self, StageState};
 use crate::image::oci::{self, Descriptor, History, ImageConfig, RootFs};
 use crate::image::{Digest, Reference};
@@ -35,6 +36,8 @@ pub struct BuildRequest {
     pub no_cache: bool,
     pub network: Network,
     pub labels: BTreeMap<String, String>,
+    /// `--pull`, `--secret`, `--ssh`.
+    pub inputs: BuildInputs,
 }
 
 /// How a build reports progress (the command prints; the builder never
@@ -189,6 +192,38 @@ pub fn build(
     Ok(Built { id, manifest })
 }
 
+/// A RUN step's secret files: a scratch directory, removed when the step is done.
+struct SecretFiles<'a> {
+    runtime: &'a Runtime<'a>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for SecretFiles<'_> {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            self.runtime.remove_tree(dir);
+        }
+    }
+}
+
+/// Where `RUN --mount=type=ssh` puts the agent's socket by default (BuildKit's).
+fn ssh_target(n: usize) -> String {
+    format!("/run/buildkit/ssh_agent.{n}")
+}
+
+/// Writes a secret for one step, readable by its owner only unless `mode` says more.
+fn write_private(path: &std::path::Path, value: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(value)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+}
+
 /// A parsed `RUN --mount` value.
 fn mount_options(text: &str) -> BTreeMap<String, String> {
     text.split(',')
@@ -230,6 +265,40 @@ impl Builder<'_> {
         }
     }
 
+    /// An image a step names (`what` is `FROM ` or `--from=`): from the store, pulled
+    /// from its registry first when missing or with `--pull` (as `docker build`).
+    fn image(
+        &self,
+        name: &str,
+        line: usize,
+        what: &str,
+    ) -> Result<crate::store::images::Image, BuildError> {
+        let found = commit::base_image(self.store(), name);
+        let missing = matches!(found, Err(StoreError::NoSuchImage(_)));
+        if !(missing || self.request.inputs.pull) {
+            return found.map_err(|e| self.err(line, format!("{what}{name}: {e}")));
+        }
+        let Some(puller) = self.runtime.puller else {
+            return found.map_err(|e| match e {
+                StoreError::NoSuchImage(_) => self.err_hint(
+                    line,
+                    format!("{what}{name}: no such image in the local store"),
+                    "import, load or pull the image first (`devbox images` lists what is there)",
+                ),
+                other => self.err(line, format!("{what}{name}: {other}")),
+            });
+        };
+        puller.pull(name).map_err(|e| {
+            self.err_hint(
+                line,
+                format!("{what}{name}: cannot pull the image: {e}"),
+                "check the name and the registry (`devbox pull` it to see more), or load the image into the store",
+            )
+        })?;
+        commit::base_image(self.store(), name)
+            .map_err(|e| self.err(line, format!("{what}{name}: {e}")))
+    }
+
     /// The files of `COPY --from` / `--mount from=`.
     fn source_view(&self, index: usize, from: &str, line: usize) -> Result<LayerFiles, BuildError> {
         match plan::resolve_source(&self.plan.stages, index, from) {
@@ -240,13 +309,7 @@ impl Builder<'_> {
                 Ok(self.layer_view(&result.config.rootfs.diff_ids))
             }
             Source::Image(name) => {
-                let image = commit::base_image(self.store(), &name).map_err(|e| {
-                    self.err_hint(
-                        line,
-                        format!("--from={name}: {e}"),
-                        "the image must be in the local store (`devbox images`)",
-                    )
-                })?;
+                let image = self.image(&name, line, "--from=")?;
                 Ok(self.layer_view(&image.config.rootfs.diff_ids))
             }
         }
@@ -286,14 +349,7 @@ impl Builder<'_> {
                 (r, key)
             }
             Base::Image(name) => {
-                let image = commit::base_image(self.store(), name).map_err(|e| match e {
-                    StoreError::NoSuchImage(_) => self.err_hint(
-                        from_line,
-                        format!("FROM {name}: no such image in the local store"),
-                        "devbox build does not pull yet: import or load the base image first (`devbox images` lists what is there)",
-                    ),
-                    other => self.err(from_line, format!("FROM {name}: {other}")),
-                })?;
+                let image = self.image(name, from_line, "FROM ")?;
                 let key = cache::next_key(&genesis, &format!("FROM {}", image.id));
                 (
                     StageResult {
@@ -465,9 +521,25 @@ impl Builder<'_> {
             }
         };
         let mut binds = Vec::new();
+        let mut env = cur.state.run_env(&self.request.build_args);
+        // Secrets and agent sockets: bound for this step only, never part of a layer.
+        let mut host_inputs = SecretFiles {
+            runtime: self.runtime,
+            dir: None,
+        };
+        let (input_binds, input_env) =
+            self.host_input_mounts(line, &run.mounts, &mut host_inputs)?;
+        binds.extend(input_binds);
+        env.extend(input_env);
         // `sharing=locked` cache mounts: one RUN at a time uses the directory.
         let mut _locks = Vec::new();
         for mount in &run.mounts {
+            if matches!(
+                mount_options(mount).get("type").map(String::as_str),
+                Some("secret" | "ssh")
+            ) {
+                continue;
+            }
             let bind = self.mount(index, line, mount)?;
             let opts = mount_options(mount);
             if opts.get("type").map(String::as_str) == Some("cache")
@@ -501,7 +573,7 @@ impl Builder<'_> {
         let run_step = RunStep {
             layers: cur.diff_ids.clone(),
             argv: argv.clone(),
-            env: cur.state.run_env(&self.request.build_args),
+            env,
             workdir: cur
                 .state
                 .config
@@ -513,7 +585,9 @@ impl Builder<'_> {
             network,
             binds: binds.clone(),
         };
-        let finished = self.runtime.run(&run_step).map_err(|e| match e {
+        let finished = self.runtime.run(&run_step);
+        drop(host_inputs);
+        let finished = finished.map_err(|e| match e {
             e @ RuntimeError::Exec { .. } => self.err(
                 line,
                 format!(
@@ -567,6 +641,113 @@ impl Builder<'_> {
         cache::record(self.store(), key, &entry)?;
         self.add_layer(cur, &entry, created_by);
         Ok(false)
+    }
+
+    /// `RUN --mount=type=secret` and `type=ssh` as bind mounts of a file written for the
+    /// step (mode 0400 unless `mode=`, owned by root inside) or of the agent's socket,
+    /// with `SSH_AUTH_SOCK` for the step. A missing one is an error with `required`, else
+    /// nothing is mounted (BuildKit's).
+    fn host_input_mounts(
+        &self,
+        line: usize,
+        mounts: &[String],
+        files: &mut SecretFiles,
+    ) -> Result<(Vec<BindMount>, Vec<String>), BuildError> {
+        let (mut binds, mut env) = (Vec::new(), Vec::new());
+        let bind = |source: PathBuf, target: String| BindMount {
+            source,
+            target,
+            readonly: true,
+            propagation: Default::default(),
+        };
+        for text in mounts {
+            let opts = mount_options(text);
+            let required = opts.get("required").is_some_and(|v| v == "true");
+            let target = opts
+                .get("target")
+                .or_else(|| opts.get("dst"))
+                .or_else(|| opts.get("destination"));
+            match opts.get("type").map(String::as_str) {
+                Some("secret") => {
+                    let id = opts
+                        .get("id")
+                        .cloned()
+                        .or_else(|| target.and_then(|t| t.rsplit('/').next().map(str::to_string)))
+                        .ok_or_else(|| {
+                            self.err(
+                                line,
+                                format!("--mount={text}: an id or a target is required"),
+                            )
+                        })?;
+                    if opts.get("uid").is_some_and(|v| v != "0")
+                        || opts.get("gid").is_some_and(|v| v != "0")
+                    {
+                        return Err(self.err(
+                            line,
+                            format!("--mount={text}: uid and gid other than 0 are not supported (the secret belongs to root; use mode=0444 to let other users read it)"),
+                        ));
+                    }
+                    let mode = match opts.get("mode") {
+                        Some(m) => u32::from_str_radix(m, 8).map_err(|_| {
+                            self.err(line, format!("--mount={text}: invalid mode `{m}`"))
+                        })?,
+                        None => 0o400,
+                    };
+                    let value = match self.request.inputs.secrets.get(&id) {
+                        Some(SecretSource::File(path)) => {
+                            Some(std::fs::read(path).map_err(|e| {
+                                self.err(
+                                    line,
+                                    format!("secret `{id}`: cannot read {}: {e}", path.display()),
+                                )
+                            })?)
+                        }
+                        Some(SecretSource::Env(var)) => {
+                            std::env::var_os(var).map(std::os::unix::ffi::OsStringExt::into_vec)
+                        }
+                        None => None,
+                    };
+                    let Some(value) = value else {
+                        if required {
+                            return Err(self.err_hint(
+                                line,
+                                format!("secret `{id}` is required but was not given"),
+                                &format!("pass it with `--secret id={id},src=FILE` (or env=VAR)"),
+                            ));
+                        }
+                        continue;
+                    };
+                    let dir = match &files.dir {
+                        Some(dir) => dir.clone(),
+                        None => files.dir.insert(commit::scratch_dir(self.store())?).clone(),
+                    };
+                    let file = dir.join(format!("secret-{}", binds.len()));
+                    write_private(&file, &value, mode)?;
+                    let target = target
+                        .cloned()
+                        .unwrap_or_else(|| format!("/run/secrets/{id}"));
+                    binds.push(bind(file, target));
+                }
+                Some("ssh") => {
+                    let id = opts.get("id").map_or("default", String::as_str);
+                    let Some(socket) = self.request.inputs.ssh.get(id) else {
+                        if required {
+                            return Err(self.err_hint(
+                                line,
+                                format!("ssh agent `{id}` is required but was not given"),
+                                &format!("pass it with `--ssh {id}` (uses $SSH_AUTH_SOCK) or `--ssh {id}=SOCKET`"),
+                            ));
+                        }
+                        continue;
+                    };
+                    let target = target.cloned().unwrap_or_else(|| ssh_target(binds.len()));
+                    env.push(format!("SSH_AUTH_SOCK={target}"));
+                    binds.push(bind(socket.clone(), target));
+                }
+                _ => {}
+            }
+        }
+        Ok((binds, env))
     }
 
     /// A `RUN --mount=...` as a bind mount.

@@ -49,8 +49,16 @@ pub const MOUNT_STUBS: [&str; 6] = [
     "dev",
 ];
 
+/// Pulls an image a build needs (`FROM`, `COPY --from`) from its registry into the
+/// store; the command provides it (registry client, credentials, progress).
+pub trait ImagePuller {
+    fn pull(&self, name: &str) -> Result<(), String>;
+}
+
 pub struct Runtime<'a> {
     pub store: &'a Store,
+    /// Pulls missing base images; `None` where the caller does not pull.
+    pub puller: Option<&'a dyn ImagePuller>,
     pub mapping: IdMapping,
     pub host: &'a HostPaths,
     /// `-q`: RUN output is discarded instead of going to stderr.
@@ -129,6 +137,7 @@ impl Runtime<'_> {
                 ..Default::default()
             },
             labels: Default::default(),
+            keep_id: None,
         };
         let (record, dirs) = create::create(self.store, &image, &request)?;
         let result = {
@@ -174,6 +183,18 @@ impl Runtime<'_> {
         out_dir: &Path,
         stubs: &[String],
     ) -> Result<LayerBlob, RuntimeError> {
+        self.pack_as(&self.mapping, upper, out_dir, stubs)
+    }
+
+    /// [`Runtime::pack`] of an upper dir written under `mapping` (a keep-id container's),
+    /// so the layer has the owners the container saw.
+    pub fn pack_as(
+        &self,
+        mapping: &IdMapping,
+        upper: &Path,
+        out_dir: &Path,
+        stubs: &[String],
+    ) -> Result<LayerBlob, RuntimeError> {
         let mut role = vec![
             OsString::from("__pack"),
             upper.as_os_str().to_os_string(),
@@ -182,7 +203,7 @@ impl Runtime<'_> {
         for stub in stubs {
             role.push(OsString::from(format!("--stub={stub}")));
         }
-        userns::run_helper(&self.mapping, &role)?;
+        userns::run_helper(mapping, &role)?;
         let bytes = fs_err::read(out_dir.join("layer.json"))?;
         let report: PackReport =
             serde_json::from_slice(&bytes).map_err(|e| RuntimeError::Setup(e.to_string()))?;

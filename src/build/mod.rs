@@ -10,5 +10,6 @@ pub mod files;
 pub mod ignore;
 pub mod layer_write;
 pub mod plan;
+pub mod secrets;
 pub mod snapshot;
 pub mod stage;

@@ -54,8 +54,16 @@ pub fn commit_container(runtime: &Runtime, request: &CommitRequest) -> Result<Bu
     );
     let dirs = store.container_dirs(&id);
     let scratch = commit::scratch_dir(store)?;
+    // A keep-id container's files are read with its own mapping.
+    let mapping = match record.spec.keep_id {
+        Some(_) => runtime
+            .mapping
+            .keep_id()
+            .map_err(crate::runtime::RuntimeError::from)?,
+        None => runtime.mapping.clone(),
+    };
     let layer = (|| -> Result<_, BuildError> {
-        let blob = runtime.pack(&dirs.upper(), &scratch, &stubs)?;
+        let blob = runtime.pack_as(&mapping, &dirs.upper(), &scratch, &stubs)?;
         if blob.entries == 0 {
             return Ok(None);
         }

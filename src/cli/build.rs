@@ -33,6 +33,18 @@ pub struct BuildArgs {
     /// Write the image id to this file
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// Pull every FROM image from its registry, even when the store has it (missing
+    /// ones are always pulled)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub pull: bool,
+    /// Expose a secret to `RUN --mount=type=secret`: id=ID,src=PATH or id=ID,env=VAR
+    #[arg(long = "secret", value_name = "id=ID,src=PATH")]
+    pub secrets: Vec<String>,
+    /// Forward an ssh agent to `RUN --mount=type=ssh`: default, or ID=SOCKET
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
+    pub ssh: Vec<String>,
+    #[command(flatten)]
+    pub tls: super::registry::TlsArgs,
     /// Accepted for compatibility; the host platform is always built
     #[arg(long, value_name = "PLATFORM", hide = true)]
     pub platform: Option<String>,

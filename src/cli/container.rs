@@ -65,6 +65,11 @@ pub struct RunArgs {
     /// User to run as: UID[:GID] or NAME[:GROUP]
     #[arg(short, long, value_name = "USER")]
     pub user: Option<String>,
+    /// User namespace: `keep-id` (you keep your uid and gid inside, and run as yourself
+    /// unless `-u` says otherwise), or empty for the default (you are root inside;
+    /// `host` only as root)
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
     /// Container name
     #[arg(long)]
     pub name: Option<String>,

@@ -51,6 +51,20 @@ pub enum InternalCommand {
     /// belongs to mapped ids through `__rmtree`)
     #[command(name = "__remove-tree", hide = true)]
     RemoveTree { path: PathBuf },
+    /// Runs inside the user namespace only: copies a layer for `--userns=keep-id`, with
+    /// owners 0 and UID (groups 0 and GID) swapped, made in STAGING and moved to TARGET
+    #[command(name = "__shift-layer", hide = true)]
+    ShiftLayer {
+        #[arg(long)]
+        fd: i32,
+        #[arg(long)]
+        uid: u32,
+        #[arg(long)]
+        gid: u32,
+        source: PathBuf,
+        staging: PathBuf,
+        target: PathBuf,
+    },
     /// Runs in new user and mount namespaces: tries a kernel overlay mount (for `doctor`)
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay {

@@ -5,16 +5,23 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use super::import::UsernsUnpacker;
 use crate::build::builder::{self, BuildRequest, Reporter};
-use crate::build::executor::Runtime;
+use crate::build::executor::{ImagePuller, Runtime};
+use crate::build::secrets::{self, BuildInputs};
 use crate::cli::build::BuildArgs;
 use crate::cli::container::NetworkMode;
 use crate::context::Context;
+use crate::image::registry::client::{repository_scope, Access};
+use crate::image::registry::pull::{self, PullRequest};
+use crate::image::registry::Client;
 use crate::image::Reference;
+use crate::runtime::idmap::IdMapping;
 use crate::runtime::userns;
 use crate::spec::container::Network;
 use crate::ui::diagnostics::{ExitStatus, UserError};
 use crate::ui::printer::{Printer, Verbosity};
+use crate::ui::progress::{Direction, TransferProgress};
 
 /// Prints steps like Podman: `[1/2] STEP 2/5: RUN ...`, then `--> CACHED`
 /// or the step's time.
@@ -38,6 +45,65 @@ impl Reporter for StepPrinter {
     fn warn(&self, message: &str) {
         self.printer.warn(message);
     }
+}
+
+/// Pulls the images a build names and the store lacks (or all, with `--pull`), with
+/// `devbox pull`'s client, credentials and status lines.
+pub(super) struct RegistryPuller<'a> {
+    pub(super) ctx: &'a Context,
+    pub(super) printer: Printer,
+    pub(super) mapping: IdMapping,
+    pub(super) tls_verify: bool,
+}
+
+impl ImagePuller for RegistryPuller<'_> {
+    fn pull(&self, name: &str) -> Result<(), String> {
+        let pull = || -> anyhow::Result<()> {
+            let reference = Reference::parse(name)?;
+            let store = self.ctx.store()?;
+            let options =
+                super::pull::client_options(self.ctx, &reference.registry, self.tls_verify)?;
+            self.printer
+                .status(format!("Pulling {}", reference.familiar()));
+            let client = Client::connect(
+                &reference.registry,
+                &options,
+                Some(&repository_scope(&reference.repository, Access::Pull)),
+            )?;
+            let progress = TransferProgress::new(self.printer, Direction::Pull);
+            let request = PullRequest {
+                reference: &reference,
+                platform: None,
+            };
+            let unpacker = UsernsUnpacker {
+                mapping: self.mapping.clone(),
+            };
+            let pulled = pull::pull(&client, &store, &unpacker, &request, &progress)?;
+            self.printer.status(format!("Digest: {}", pulled.digest));
+            Ok(())
+        };
+        pull().map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// `--secret` and `--ssh` as the build's inputs.
+fn inputs(args: &BuildArgs) -> anyhow::Result<BuildInputs> {
+    let secrets = args
+        .secrets
+        .iter()
+        .map(|s| secrets::parse_secret(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let agent = std::env::var("SSH_AUTH_SOCK").ok();
+    let ssh = args
+        .ssh
+        .iter()
+        .map(|s| secrets::parse_ssh(s, agent.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(BuildInputs {
+        pull: args.pull,
+        secrets: secrets::by_id(secrets),
+        ssh: secrets::by_id(ssh),
+    })
 }
 
 /// `K=V`, or `K` alone taking the value from the environment (Docker).
@@ -97,14 +163,22 @@ pub fn build(args: BuildArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             NetworkMode::Host => Network::Host,
         },
         labels: key_values(&args.labels, "--label", false)?,
+        inputs: inputs(&args)?,
     };
     let store = ctx.store()?;
     let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
     if let Some(warning) = warning {
         printer.warn(warning);
     }
+    let puller = RegistryPuller {
+        ctx,
+        printer,
+        mapping: mapping.clone(),
+        tls_verify: args.tls.tls_verify,
+    };
     let runtime = Runtime {
         store: &store,
+        puller: Some(&puller),
         mapping,
         host: &ctx.paths.host,
         quiet: args.quiet,

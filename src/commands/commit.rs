@@ -25,6 +25,7 @@ pub fn commit(args: CommitArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let mapping = ctx.id_mapping()?;
     let runtime = Runtime {
         store: &store,
+        puller: None,
         mapping,
         host: &ctx.paths.host,
         quiet: false,

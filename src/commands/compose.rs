@@ -197,6 +197,7 @@ fn service_image(
                 no_cache: false,
                 network: Network::Slirp4netns,
                 labels: BTreeMap::new(),
+                inputs: Default::default(),
             };
             let reporter = StatusReporter { ctx };
             builder::build(runtime, &request, &reporter)
@@ -241,8 +242,15 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
     if let Some(note) = note {
         ctx.printer.warn(note);
     }
+    let puller = super::build::RegistryPuller {
+        ctx,
+        printer: ctx.printer,
+        mapping: mapping.clone(),
+        tls_verify: true,
+    };
     let runtime = Runtime {
         store: &store,
+        puller: Some(&puller),
         mapping: mapping.clone(),
         host: &ctx.paths.host,
         quiet: true,
@@ -397,6 +405,10 @@ fn request_for(
         stop_timeout: None,
         health: Default::default(),
         labels: service.labels.clone(),
+        keep_id: service
+            .keep_id
+            .then(crate::runtime::userns::keep_id_user)
+            .transpose()?,
     })
 }
 

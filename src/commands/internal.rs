@@ -76,6 +76,23 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
                 }
             }
         }
+        InternalCommand::ShiftLayer {
+            fd,
+            uid,
+            gid,
+            source,
+            staging,
+            target,
+        } => helper(fd, "devbox:[shift]", || {
+            crate::fs::shift::copy_swapped(&source, &staging, uid, gid)
+                .map_err(|e| e.to_string())?;
+            // Moving a directory needs write access to it, which only its owner in here has.
+            match std::fs::rename(&staging, &target) {
+                // Another start published it first.
+                Err(_) if target.is_dir() => Ok(()),
+                other => other.map_err(|e| format!("cannot publish {}: {e}", target.display())),
+            }
+        }),
         InternalCommand::Rmtree { fd, paths } => helper(fd, "devbox:[rmtree]", || {
             for path in &paths {
                 std::fs::remove_dir_all(path)

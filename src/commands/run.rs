@@ -4,6 +4,7 @@ use anyhow::Context as _;
 
 use crate::cli::container::{NetworkMode, RunArgs};
 use crate::context::Context;
+use crate::runtime::idmap::UsernsMode;
 use crate::runtime::{create, launch, monitor, remove, rootfs, userns, RuntimeError};
 use crate::spec::container::{parse_entrypoint, Network};
 use crate::spec::{env, mount, user::UserSpec};
@@ -64,7 +65,20 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
     for spec in &args.publish {
         ports.extend(crate::spec::port::parse(spec)?);
     }
+    let keep_id =
+        match UsernsMode::parse(args.userns.as_deref().unwrap_or("")).map_err(UserError::new)? {
+            UsernsMode::KeepId => Some(userns::keep_id_user()?),
+            UsernsMode::Host if crate::sys::ids::current_euid() != 0 => {
+                return Err(UserError::new(
+                    "--userns=host needs root: a rootless container always has a user namespace",
+                )
+                .with_hint("`--userns=keep-id` keeps your uid and gid inside")
+                .into())
+            }
+            UsernsMode::Host | UsernsMode::Default => None,
+        };
     Ok(create::Request {
+        keep_id,
         image_name: args.image.clone(),
         name: args.name.clone(),
         hostname: args.hostname.clone(),

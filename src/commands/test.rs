@@ -28,8 +28,15 @@ fn build_dev_image(
     let tag = format!("{}:dev", generated.project.name);
     let store = ctx.store()?;
     let mapping = ctx.id_mapping()?;
+    let puller = super::build::RegistryPuller {
+        ctx,
+        printer: ctx.printer,
+        mapping: mapping.clone(),
+        tls_verify: true,
+    };
     let runtime = Runtime {
         store: &store,
+        puller: Some(&puller),
         mapping,
         host: &ctx.paths.host,
         quiet: true,
@@ -43,6 +50,7 @@ fn build_dev_image(
         no_cache: false,
         network: Network::Slirp4netns,
         labels: BTreeMap::new(),
+        inputs: Default::default(),
     };
     ctx.printer.status(format!("Building {tag}"));
     builder::build(&runtime, &request, &super::compose::StatusReporter { ctx })

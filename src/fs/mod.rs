@@ -5,5 +5,6 @@ pub mod copy;
 pub mod driver;
 pub mod fuse;
 pub mod overlay;
+pub mod shift;
 pub mod vfs;
 pub mod whiteout;

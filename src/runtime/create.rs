@@ -46,6 +46,8 @@ pub struct Request {
     pub stop_timeout: Option<u64>,
     pub health: crate::spec::health::HealthOverrides,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--userns=keep-id`: the invoking user, who is also the default user.
+    pub keep_id: Option<crate::spec::user::KeepIdUser>,
 }
 
 /// Randomness for ids and names; a failure is an error, never zeros (which
@@ -79,9 +81,10 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         None,
         request.tty,
     );
-    let user = match &request.user {
-        Some(u) => u.clone(),
-        None => match cfg.user.as_deref().filter(|u| !u.is_empty()) {
+    let user = match (&request.user, &request.keep_id) {
+        (Some(u), _) => u.clone(),
+        (None, Some(me)) => me.default_spec(),
+        (None, None) => match cfg.user.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => UserSpec::parse(u).map_err(|e| RuntimeError::Setup(e.to_string()))?,
             None => UserSpec::root(),
         },
@@ -103,6 +106,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         read_only: request.read_only,
         auto_remove: request.auto_remove,
         init: request.init,
+        keep_id: request.keep_id.clone(),
     })
 }
 

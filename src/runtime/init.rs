@@ -14,6 +14,7 @@ use super::plan::{InitSpec, MountOp};
 use super::rootfs;
 use crate::fs::confine::resolve_in_root;
 use crate::spec::env::Environment;
+use crate::spec::mount::Propagation;
 use crate::spec::user;
 use crate::sys::{self, mount::Flags};
 
@@ -58,7 +59,12 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     };
     sys::process::setsid().map_err(setup)?;
     sys::process::umask(0o022);
-    sys::mount::make_rprivate().map_err(setup)?;
+    // Docker's: the tree is cut from the host's, unless a bind asks to follow it.
+    if spec.run.binds.iter().any(|b| b.propagation.follows_host()) {
+        sys::mount::make_rslave().map_err(setup)?;
+    } else {
+        sys::mount::make_rprivate().map_err(setup)?;
+    }
     let mut inbox = Inbox::new(channel);
     for op in &spec.mounts {
         match op {
@@ -72,6 +78,9 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
             .map_err(setup)?,
             _ => apply(op, &spec.rootfs).map_err(setup)?,
         }
+    }
+    if let Some(me) = &spec.run.keep_id {
+        add_keep_id_user(&spec.rootfs, me).map_err(setup)?;
     }
     if spec.run.read_only {
         sys::mount::remount_readonly(&spec.rootfs).map_err(setup)?;
@@ -328,6 +337,52 @@ fn target(root: &Path, inside: &str, kind: Kind) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The mount(2) flags of `bind-propagation=`.
+fn propagation_flags(propagation: Propagation) -> Flags {
+    let kind = match propagation {
+        Propagation::Private | Propagation::Rprivate => Flags::MS_PRIVATE,
+        Propagation::Shared | Propagation::Rshared => Flags::MS_SHARED,
+        Propagation::Slave | Propagation::Rslave => Flags::MS_SLAVE,
+    };
+    if propagation.recursive() {
+        kind | Flags::MS_REC
+    } else {
+        kind
+    }
+}
+
+/// `--userns=keep-id` (Podman's): when the image's passwd and group files lack the user,
+/// they get an entry, and a new passwd entry's home directory is made, the user's.
+fn add_keep_id_user(root: &Path, me: &user::KeepIdUser) -> Result<(), String> {
+    let mut added_passwd = false;
+    for (file, is_passwd) in [("/etc/passwd", true), ("/etc/group", false)] {
+        let path = resolve_in_root(root, file).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let line = if is_passwd {
+            me.passwd_line(&text)
+        } else {
+            me.group_line(&text)
+        };
+        let Some(line) = line else { continue };
+        added_passwd |= is_passwd;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, user::append_line(&text, &line))
+            .map_err(|e| format!("cannot add {} to {file}: {e}", me.name))?;
+    }
+    if added_passwd {
+        let home = resolve_in_root(root, &me.home).map_err(|e| e.to_string())?;
+        if !home.exists() {
+            std::fs::create_dir_all(&home)
+                .and_then(|()| std::os::unix::fs::chown(&home, Some(me.uid), Some(me.gid)))
+                .map_err(|e| format!("cannot create the home directory {}: {e}", me.home))?;
+        }
+    }
+    Ok(())
+}
+
 /// Docker's volume initialisation: an empty volume mounted where the image has a directory
 /// with content gets a copy of that content first (with owners, modes and times), as root
 /// of the user namespace so subordinate owners are kept.
@@ -414,6 +469,7 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             target: t,
             readonly,
             fill,
+            propagation,
         } => {
             if *fill {
                 fill_volume(root, t, source)?;
@@ -425,6 +481,8 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             };
             let t = target(root, t, kind)?;
             sys::mount::bind(source, &t, true, *readonly).map_err(|e| e.to_string())?;
+            sys::mount::set_propagation(&t, propagation_flags(*propagation))
+                .map_err(|e| e.to_string())?;
         }
         MountOp::Symlink { target: t, link_to } => {
             let path = resolve_in_root(root, t).map_err(|e| e.to_string())?;

@@ -58,6 +58,8 @@ pub struct Prepared {
     /// The published ports, already bound on the host (so a port in use fails the start
     /// before any process exists).
     ports: Option<PortProxy>,
+    /// The container's id mapping (the keep-id variant with `--userns=keep-id`).
+    mapping: IdMapping,
 }
 
 /// A container to start and what starting it needs.
@@ -101,13 +103,24 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         Some(PortProxy::bind(&devbox, &spec.ports)?)
     };
     let etc = write_etc_files(dirs, record, host)?;
+    let default_mapping = mapping;
+    let mapping = &match spec.keep_id {
+        Some(_) => default_mapping.keep_id()?,
+        None => default_mapping.clone(),
+    };
+    let layer = userns::layers_for(
+        store,
+        default_mapping,
+        mapping,
+        &image.config.rootfs.diff_ids,
+    )?;
     let in_userns = !matches!(mapping, IdMapping::Root);
     let ids = IdsInside {
         in_user_namespace: in_userns,
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
     // The storage driver's one decision: how the root is mounted.
-    let root = rootfs::plan(driver, store, image, dirs, in_userns, spec.auto_remove);
+    let root = rootfs::plan(driver, store, image, dirs, &layer, in_userns, spec.auto_remove);
     let mounts = plan::mount_plan(root, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),
@@ -130,6 +143,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         namespaces,
         slirp_binary,
         ports,
+        mapping: mapping.clone(),
     })
 }
 
@@ -152,11 +166,8 @@ pub struct Started {
 /// and waits until the command is exec'd. `stdio` are the command's fds 0-2
 /// (a detached container's pipes); `None` inherits ours. On failure nothing
 /// is left running (fail fast, STYLE rule 7).
-pub fn start(
-    mapping: &IdMapping,
-    prepared: Prepared,
-    stdio: Option<[&OwnedFd; 3]>,
-) -> Result<Started> {
+pub fn start(prepared: Prepared, stdio: Option<[&OwnedFd; 3]>) -> Result<Started> {
+    let mapping = &prepared.mapping;
     let child = userns::spawn_with_stdio(
         mapping,
         prepared.namespaces,
@@ -217,7 +228,6 @@ pub fn take_ownership(record: &ContainerRecord, dirs: &ContainerDirs) -> Result<
 pub fn run_foreground(target: Target) -> Result<i32> {
     let Target {
         store,
-        mapping,
         record,
         dirs,
         ..
@@ -229,7 +239,7 @@ pub fn run_foreground(target: Target) -> Result<i32> {
     // Caught from before the start, so a signal sent as soon as the command
     // runs is passed on rather than ending us (forwarded once its pid is known).
     let signals = catch_signals()?;
-    let started = match start(mapping, prepared, None) {
+    let started = match start(prepared, None) {
         Ok(started) => started,
         Err(e) => {
             state.error = Some(e.to_string());

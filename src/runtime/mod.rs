@@ -55,6 +55,8 @@ pub enum RuntimeError {
     Running { id: String },
     #[error("container {id} is not running")]
     NotRunning { id: String },
+    #[error(transparent)]
+    KeepId(#[from] idmap::KeepIdError),
 }
 
 impl Hint for RuntimeError {

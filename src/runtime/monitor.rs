@@ -238,7 +238,7 @@ fn run_once(target: launch::Target) -> Result<Running> {
     } else {
         (fs_err::File::open("/dev/null")?.into(), None)
     };
-    let started = launch::start(target.mapping, prepared, Some([&in_r, &out_w, &err_w]))?;
+    let started = launch::start(prepared, Some([&in_r, &out_w, &err_w]))?;
     drop((out_w, err_w, in_r));
     let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
     if let Some(pty) = started.pty.as_ref().and_then(|p| p.try_clone().ok()) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rootfs::RootMount;
 use crate::spec::container::Network;
-use crate::spec::mount::{BindMount, TmpfsMount};
+use crate::spec::mount::{BindMount, Propagation, TmpfsMount};
 use crate::spec::port::PortMapping;
 use crate::spec::user::UserSpec;
 
@@ -41,6 +41,9 @@ pub struct RunSpec {
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
     pub init: bool,
+    /// `--userns=keep-id`: the invoking user, kept as themselves inside.
+    #[serde(default)]
+    pub keep_id: Option<crate::spec::user::KeepIdUser>,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -85,6 +88,9 @@ pub enum MountOp {
         /// `target` (Docker's behaviour), owners included.
         #[serde(default)]
         fill: bool,
+        /// `bind-propagation=` (rprivate by default).
+        #[serde(default)]
+        propagation: Propagation,
     },
     Symlink {
         target: String,
@@ -187,6 +193,7 @@ pub fn mount_plan(root: RootMount, etc: &EtcFiles, run: &RunSpec, ids: IdsInside
             target: target.into(),
             readonly: false,
             fill: false,
+            propagation: Propagation::default(),
         });
     }
     for bind in &run.binds {
@@ -195,6 +202,7 @@ pub fn mount_plan(root: RootMount, etc: &EtcFiles, run: &RunSpec, ids: IdsInside
             target: bind.target.clone(),
             readonly: bind.readonly,
             fill: run.fill_volumes.contains(&bind.target),
+            propagation: bind.propagation,
         });
     }
     for tmpfs in &run.tmpfs {
@@ -234,6 +242,7 @@ mod tests {
             read_only: false,
             auto_remove: true,
             init: false,
+            keep_id: None,
         }
     }
 
@@ -291,6 +300,7 @@ mod tests {
                 target: "/app".into(),
                 readonly: true,
                 fill: false,
+                propagation: Default::default(),
             })
         );
         let devpts = ops

@@ -68,33 +68,36 @@ pub enum RootMount {
     },
 }
 
-/// The root mount of a container on `driver`.
+/// The root mount of a container on `driver`; `layer` names the tree of each layer
+/// directory to use (`diff`, or its keep-id copy: `userns::layers_for`).
 pub fn plan(
     driver: Driver,
     store: &Store,
     image: &Image,
     dirs: &ContainerDirs,
+    layer: &str,
     userxattr: bool,
     transient: bool,
 ) -> RootMount {
     let diff_ids = image.config.rootfs.diff_ids.iter().rev();
+    let tree = |d: &crate::image::Digest| store.layer_dir(d).join(layer);
     match driver {
         Driver::Overlay => RootMount::Overlay {
             layers_dir: store.layers_dir(),
-            lowers: diff_ids.map(|d| format!("{}/diff", d.hex())).collect(),
+            lowers: diff_ids.map(|d| format!("{}/{layer}", d.hex())).collect(),
             upper: dirs.upper(),
             work: dirs.work(),
             userxattr,
             volatile: transient,
         },
         Driver::FuseOverlayfs => RootMount::Fuse {
-            lowers: diff_ids.map(|d| store.layer_diff(d)).collect(),
+            lowers: diff_ids.map(tree).collect(),
             upper: dirs.upper(),
             work: dirs.work(),
             userxattr,
         },
         Driver::Vfs => RootMount::Copy {
-            lowers: diff_ids.map(|d| store.layer_diff(d)).collect(),
+            lowers: diff_ids.map(tree).collect(),
             upper: dirs.upper(),
             done: dirs.dir.join("vfs-populated"),
             userxattr,

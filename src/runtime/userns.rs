@@ -10,6 +10,7 @@ use super::idmap::{self, IdMapping};
 use super::ipc::{Channel, ToParent};
 use super::{Result, RuntimeError};
 use crate::paths::HostPaths;
+use crate::spec::user::KeepIdUser;
 use crate::sys::{self, ns::Namespaces, Pid};
 
 /// Works out the id mapping for the invoking user. The warning, if any, is
@@ -40,6 +41,7 @@ pub fn detect_mapping(host: &HostPaths) -> Result<(IdMapping, Option<String>)> {
                     gids: (gids.start, gids.count),
                     newuidmap,
                     newgidmap,
+                    keep_id: false,
                 },
                 None,
             ))
@@ -51,6 +53,54 @@ pub fn detect_mapping(host: &HostPaths) -> Result<(IdMapping, Option<String>)> {
             )),
         )),
     }
+}
+
+/// `--userns=keep-id`: the invoking user as the host's passwd knows them.
+pub fn keep_id_user() -> Result<KeepIdUser> {
+    let uid = sys::ids::current_euid();
+    if uid == 0 {
+        return Err(idmap::KeepIdError::Root.into());
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Ok(KeepIdUser::from_host(uid, sys::ids::current_gid(), &passwd))
+}
+
+/// With keep-id, the name of the directory beside each layer's `diff` that holds it as
+/// a keep-id container sees it (owners 0 and the user's ids swapped, see
+/// `fs::shift`); made once per layer by a helper in the default map (`default`), kept
+/// until the layer is removed. Without keep-id, `diff`.
+pub fn layers_for(
+    store: &crate::store::Store,
+    default: &IdMapping,
+    keep_id: &IdMapping,
+    diff_ids: &[crate::image::Digest],
+) -> Result<String> {
+    let Some((uid, gid)) = keep_id.keep_id_swap() else {
+        return Ok("diff".into());
+    };
+    let name = format!("keep-id-{uid}-{gid}");
+    for diff_id in diff_ids {
+        let shifted = store.layer_dir(diff_id).join(&name);
+        if shifted.is_dir() {
+            continue;
+        }
+        let staging = store.staging_dir("keep-id")?;
+        let copy = staging.join("diff");
+        let role: Vec<OsString> = vec![
+            "__shift-layer".into(),
+            "--uid".into(),
+            uid.to_string().into(),
+            "--gid".into(),
+            gid.to_string().into(),
+            store.layer_diff(diff_id).into(),
+            copy.into(),
+            shifted.into(),
+        ];
+        let made = run_helper(default, &role);
+        let _ = super::remove::remove_tree(default, &staging);
+        made?;
+    }
+    Ok(name)
 }
 
 /// A child role started in new namespaces, waiting at its gate.

@@ -19,6 +19,21 @@ pub enum Propagation {
 }
 
 impl Propagation {
+    /// Whether the mount stays linked to the host's (mounts made under the source on the
+    /// host appear inside): then the container's mount tree must not be cut from the
+    /// host's wholesale (it is made rslave, as runc does, instead of rprivate).
+    pub fn follows_host(self) -> bool {
+        !matches!(self, Propagation::Private | Propagation::Rprivate)
+    }
+
+    /// Whether it applies to the mounts under the target too (the `r` forms).
+    pub fn recursive(self) -> bool {
+        matches!(
+            self,
+            Propagation::Rprivate | Propagation::Rshared | Propagation::Rslave
+        )
+    }
+
     fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "private" => Propagation::Private,
@@ -263,8 +278,11 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest, MountSpecError> {
             "bind-propagation" => {
                 let v = need(value)?;
                 propagation = Some(
-                    Propagation::parse(&v)
-                        .ok_or_else(|| bad(format!("unknown bind-propagation `{v}`")))?,
+                    Propagation::parse(&v).ok_or_else(|| {
+                        bad(format!(
+                            "invalid propagation mode: {v} (expected private, rprivate, shared, rshared, slave or rslave)"
+                        ))
+                    })?,
                 )
             }
             "volume-nocopy" => nocopy = flag(&key, value)?,

@@ -147,6 +147,72 @@ pub fn resolve(spec: &UserSpec, passwd: &str, group: &str) -> Result<ResolvedUse
     })
 }
 
+/// `--userns=keep-id`: the invoking user, who keeps their ids inside the container and
+/// is its default user (Podman's keep-id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepIdUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub name: String,
+    pub home: String,
+}
+
+impl KeepIdUser {
+    /// The user as the host's passwd knows them (`name` and `home` fall back to the uid
+    /// and `/home/<name>` without an entry).
+    pub fn from_host(uid: u32, gid: u32, host_passwd: &str) -> KeepIdUser {
+        let entry = passwd_entries(host_passwd).find(|e| e.uid == uid);
+        let name = entry
+            .as_ref()
+            .map_or_else(|| uid.to_string(), |e| e.name.to_string());
+        let home = entry
+            .as_ref()
+            .map(|e| e.home.to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| format!("/home/{name}"));
+        KeepIdUser {
+            uid,
+            gid,
+            name,
+            home,
+        }
+    }
+
+    /// The container runs as the user unless `-u` says otherwise.
+    pub fn default_spec(&self) -> UserSpec {
+        UserSpec {
+            user: Id::Num(self.uid),
+            group: Some(Id::Num(self.gid)),
+        }
+    }
+
+    /// The line to append to the image's /etc/passwd, when it has no entry for the uid.
+    pub fn passwd_line(&self, passwd: &str) -> Option<String> {
+        (!passwd_entries(passwd).any(|e| e.uid == self.uid)).then(|| {
+            format!(
+                "{}:*:{}:{}:{}:{}:/bin/sh\n",
+                self.name, self.uid, self.gid, self.name, self.home
+            )
+        })
+    }
+
+    /// The line to append to the image's /etc/group, when it has no group with the gid.
+    pub fn group_line(&self, group: &str) -> Option<String> {
+        (!group_entries(group).any(|e| e.gid == self.gid))
+            .then(|| format!("{}:x:{}:{}\n", self.name, self.gid, self.name))
+    }
+}
+
+/// `text` with `line` appended, on a line of its own.
+pub fn append_line(text: &str, line: &str) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(line);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +230,36 @@ mod tests {
         assert!(UserSpec::parse("").is_err());
         assert!(UserSpec::parse("a:").is_err());
         assert!(UserSpec::parse("a:b:c").is_err());
+    }
+
+    #[test]
+    fn keep_id_user_gets_entries_only_when_missing() {
+        let host = "devbox-test:x:1001:1001::/home/devbox-test:/bin/bash\n";
+        let me = KeepIdUser::from_host(1001, 1001, host);
+        assert_eq!(
+            (me.name.as_str(), me.home.as_str()),
+            ("devbox-test", "/home/devbox-test")
+        );
+        assert_eq!(
+            me.passwd_line(PASSWD).as_deref(),
+            Some("devbox-test:*:1001:1001:devbox-test:/home/devbox-test:/bin/sh\n")
+        );
+        assert_eq!(
+            me.group_line(GROUP).as_deref(),
+            Some("devbox-test:x:1001:devbox-test\n")
+        );
+        let app = KeepIdUser::from_host(1000, 1000, "");
+        assert_eq!(
+            (app.name.as_str(), app.home.as_str()),
+            ("1000", "/home/1000")
+        );
+        assert_eq!(app.passwd_line(PASSWD), None);
+        assert_eq!(app.group_line(GROUP), None);
+        // With the image's entry, its name and home are the user's inside.
+        let r = resolve(&app.default_spec(), PASSWD, GROUP).unwrap();
+        assert_eq!((r.uid, r.gid, r.home.as_str()), (1000, 1000, "/home/app"));
+        assert_eq!(append_line("a", "b\n"), "a\nb\n");
+        assert_eq!(append_line("", "b\n"), "b\n");
     }
 
     #[test]

@@ -32,6 +32,26 @@ pub fn make_rprivate() -> Result<()> {
     .map_err(|e| SysError::new("mount", "--make-rprivate /", e))
 }
 
+/// `mount --make-rslave /`: the mount tree still receives the host's mount events but
+/// sends none back (runc's default for the root).
+pub fn make_rslave() -> Result<()> {
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| SysError::new("mount", "--make-rslave /", e))
+}
+
+/// Sets the propagation of the mount at `target`: one of MS_PRIVATE, MS_SHARED or
+/// MS_SLAVE, with MS_REC for the mounts below it too.
+pub fn set_propagation(target: &Path, flags: MsFlags) -> Result<()> {
+    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(|e| SysError::new("mount", format!("--make-{flags:?} {}", target.display()), e))
+}
+
 /// Bind-mounts `source` on `target` (recursively), read-only if asked.
 pub fn bind(source: &Path, target: &Path, recursive: bool, readonly: bool) -> Result<()> {
     let mut flags = MsFlags::MS_BIND;

@@ -63,6 +63,7 @@ pub fn spawn_namespaced(
         .collect();
     let gate_fd = gate.as_raw_fd();
     let exe_ptr = exe.as_ptr();
+    let new_user_namespace = namespaces.user;
     let mut stack = vec![0u8; 64 * 1024];
     let callback = Box::new(|| -> isize {
         let mut byte = 0u8;
@@ -79,6 +80,13 @@ pub fn spawn_namespaced(
                 }
             }
             let n = libc::read(gate_fd, (&mut byte as *mut u8).cast(), 1);
+            if n == 1 && byte == b'g' && new_user_namespace {
+                // Become root of the new namespace before exec, which would otherwise
+                // drop our capabilities where the map gives us another id (keep-id).
+                // Failing here leaves the mapped id; the role reports what it cannot do.
+                libc::setresgid(0, 0, 0);
+                libc::setresuid(0, 0, 0);
+            }
             if n == 1 && byte == b'g' {
                 libc::execve(exe_ptr, argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
             }

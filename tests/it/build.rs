@@ -703,3 +703,181 @@ fn builds_without_subordinate_ids() {
     .success()
     .stdout_is("fallback\nvi-gone");
 }
+
+// ---- pulls, secrets and agents ------------------------------------------------------------------
+
+#[test]
+fn from_pulls_a_missing_image_from_its_registry() {
+    use crate::support::registry::Registry;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "newuidmap", "busybox", "registry");
+    let registry = Registry::start();
+    let remote = format!("{}/tools/busybox:1.0", registry.host());
+    ctx.devbox(&["push", ctx.busybox(), &remote]).success();
+
+    // A store without the base image: the build pulls it, as `docker build` does.
+    let fresh = TestContext::new();
+    fresh.write_file(
+        "p/Dockerfile",
+        &format!("FROM {remote}\nRUN echo built > /b\n"),
+    );
+    let first = build(&fresh, &["-t", "pulled", "p"]);
+    first
+        .success()
+        .stderr_contains(&format!("Pulling {remote}"));
+    fresh
+        .run_offline(&["pulled", "cat", "/b"])
+        .success()
+        .stdout_is("built");
+    fresh
+        .devbox(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .success()
+        .stdout_contains(&remote);
+    // Present now: no pull without --pull; with it, pulled again and (same digest) cached.
+    let again = build(&fresh, &["-t", "pulled", "p"]);
+    again.success();
+    assert!(!again.stderr.contains("Pulling"), "{again}");
+    let forced = build(&fresh, &["--pull", "-t", "pulled", "p"]);
+    forced
+        .success()
+        .stderr_contains(&format!("Pulling {remote}"));
+    assert_eq!(cached_steps(&forced), ["RUN echo built > /b"], "{forced}");
+
+    // A name no registry has: the FROM line and the pull's reason.
+    fresh.write_file(
+        "q/Dockerfile",
+        &format!("FROM {}/no/such:1\n", registry.host()),
+    );
+    let out = build(&fresh, &["q"]);
+    let line = error_line(&out);
+    assert!(line.contains("line 1: FROM"), "{line}");
+    assert!(line.contains("cannot pull the image"), "{line}");
+}
+
+/// Every byte of every blob in the store (gzip layers decompressed).
+fn store_bytes(ctx: &TestContext) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(ctx.root.join("blobs-v1/sha256")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut plain = Vec::new();
+        if std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+            .is_ok()
+        {
+            all.extend(plain);
+        }
+        all.extend(bytes);
+    }
+    all
+}
+
+#[test]
+fn run_secret_is_readable_in_the_step_but_never_stored_or_keyed() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    ctx.write_file(
+        "s/Dockerfile",
+        "FROM busybox\n\
+         RUN --mount=type=secret,id=token,required=true wc -c < /run/secrets/token > /token-length && stat -c %a /run/secrets/token > /token-mode\n\
+         RUN --mount=type=secret,id=api,env=unused,target=/etc/api.key,mode=0444 cat /etc/api.key | tr a-z A-Z > /api-upper\n",
+    );
+    let secret = ctx.write_file("token.txt", "hunter2-one");
+    let token = format!("id=token,src={}", secret.display());
+    let with_secrets = |api_key: &str| {
+        ctx.devbox_cmd(&[
+            "build",
+            "--network",
+            "none",
+            "--secret",
+            &token,
+            "--secret",
+            "id=api,env=API_KEY",
+            "-t",
+            "s",
+            "s",
+        ])
+        .env("API_KEY", api_key)
+        .run()
+    };
+    let out = with_secrets("from-env");
+    out.success();
+    ctx.run_offline(&[
+        "s",
+        "sh",
+        "-c",
+        "cat /token-length /token-mode /api-upper; echo; ls /run/secrets /etc/api.key 2>&1; true",
+    ])
+    .success()
+    .stdout_contains("11\n400\nFROM-ENV\n")
+    .stdout_contains("No such file or directory");
+    let stored = store_bytes(&ctx);
+    for value in ["hunter2-one", "from-env"] {
+        assert!(
+            !stored.windows(value.len()).any(|w| w == value.as_bytes()),
+            "`{value}` is in a blob of the store"
+        );
+    }
+    // A new secret value keeps the cache (the key has the id, not the value).
+    std::fs::write(&secret, "hunter2-two-changed").unwrap();
+    let out = with_secrets("other");
+    out.success();
+    assert_eq!(cached_steps(&out).len(), 2, "{out}");
+
+    // Required and missing: an error naming the line; optional and missing: not mounted.
+    let out = build(&ctx, &["--no-cache", "s"]);
+    let line = error_line(&out);
+    assert!(
+        line.contains("line 2: secret `token` is required"),
+        "{line}"
+    );
+    ctx.write_file(
+        "o/Dockerfile",
+        "FROM busybox\nRUN --mount=type=secret,id=maybe test ! -e /run/secrets/maybe\n",
+    );
+    build(&ctx, &["o"]).success();
+}
+
+#[test]
+fn run_ssh_mount_forwards_the_agent_socket() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    ctx.busybox();
+    let socket = ctx.path("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    crate::support::give_to_user(&socket);
+    ctx.write_file(
+        "a/Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /agent\n",
+    );
+    let out = ctx
+        .devbox_cmd(&[
+            "build",
+            "--network",
+            "none",
+            "--ssh",
+            "default",
+            "-t",
+            "a",
+            "a",
+        ])
+        .env("SSH_AUTH_SOCK", &socket)
+        .run();
+    out.success();
+    ctx.run_offline(&[
+        "a",
+        "sh",
+        "-c",
+        "cat /agent; test -e /run/buildkit/ssh_agent.0 || echo gone",
+    ])
+    .success()
+    .stdout_is("/run/buildkit/ssh_agent.0\ngone");
+    let out = build(&ctx, &["--ssh", "default", "a"]);
+    out.devbox_error(125);
+    out.stderr_contains("SSH_AUTH_SOCK is not set");
+    ctx.write_file(
+        "r/Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh,required=true true\n",
+    );
+    let out = build(&ctx, &["r"]);
+    assert!(error_line(&out).contains("ssh agent `default` is required"));
+}
