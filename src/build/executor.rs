@@ -127,6 +127,7 @@ impl Runtime<'_> {
                 ..Default::default()
             },
             labels: Default::default(),
+            security: Default::default(),
         };
         let (record, dirs) = create::create(self.store, &image, &request)?;
         let result = {

@@ -397,6 +397,7 @@ fn request_for(
         stop_timeout: None,
         health: Default::default(),
         labels: service.labels.clone(),
+        security: Default::default(),
     })
 }
 

@@ -46,6 +46,8 @@ pub struct Request {
     pub stop_timeout: Option<u64>,
     pub health: crate::spec::health::HealthOverrides,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt`, limits.
+    pub security: crate::spec::security::Security,
 }
 
 /// Randomness for ids and names; a failure is an error, never zeros (which
@@ -103,6 +105,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         read_only: request.read_only,
         auto_remove: request.auto_remove,
         init: request.init,
+        security: request.security.clone(),
     })
 }
 

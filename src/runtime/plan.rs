@@ -41,6 +41,9 @@ pub struct RunSpec {
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
     pub init: bool,
+    /// Capabilities, no_new_privs, seccomp, masked paths, limits (Docker's defaults).
+    #[serde(default)]
+    pub security: crate::spec::security::Security,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -234,6 +237,7 @@ mod tests {
             read_only: false,
             auto_remove: true,
             init: false,
+            security: Default::default(),
         }
     }
 

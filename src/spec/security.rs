@@ -123,6 +123,95 @@ pub enum SecurityError {
     UnknownCapability(String),
     #[error("invalid --security-opt `{0}`: {1}")]
     BadOption(String, &'static str),
+    #[error("cannot read seccomp profile {file}: {error}")]
+    ReadProfile { file: String, error: String },
+    #[error("invalid seccomp profile {file}: {error}")]
+    BadProfile {
+        file: String,
+        error: super::seccomp::ProfileError,
+    },
+    #[error("invalid {flag} `{value}`: {reason}")]
+    BadLimit {
+        flag: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// The confinement flags of `run` (and `create`), as given.
+#[derive(Debug, Clone, Default)]
+pub struct Flags<'a> {
+    pub cap_add: &'a [String],
+    pub cap_drop: &'a [String],
+    pub privileged: bool,
+    pub security_opt: &'a [String],
+    pub pids_limit: Option<i64>,
+    pub memory: Option<&'a str>,
+    pub cpus: Option<f64>,
+}
+
+/// Checks the flags and turns them into the container's `Security`, reading
+/// seccomp profiles through `read`. Also returns the options accepted but
+/// ignored (for a warning).
+pub fn from_flags(
+    flags: &Flags<'_>,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> Result<(Security, Vec<String>), SecurityError> {
+    let mut security = Security {
+        cap_add: flags.cap_add.to_vec(),
+        cap_drop: flags.cap_drop.to_vec(),
+        privileged: flags.privileged,
+        security_opt: flags.security_opt.to_vec(),
+        ..Default::default()
+    };
+    security.capability_set()?;
+    let mut ignored = Vec::new();
+    for opt in flags.security_opt {
+        match parse_security_opt(opt)? {
+            SecurityOpt::NoNewPrivileges(on) => security.no_new_privileges = on,
+            SecurityOpt::SeccompUnconfined => security.seccomp = Seccomp::Unconfined,
+            SecurityOpt::SeccompFile(file) => {
+                let json = read(&file).map_err(|error| SecurityError::ReadProfile {
+                    file: file.clone(),
+                    error,
+                })?;
+                super::seccomp::parse(&json).map_err(|error| SecurityError::BadProfile {
+                    file: file.clone(),
+                    error,
+                })?;
+                security.seccomp = Seccomp::Profile { file, json };
+            }
+            SecurityOpt::Ignored(opt) => ignored.push(opt),
+        }
+    }
+    security.limits.pids = flags.pids_limit;
+    if let Some(memory) = flags.memory {
+        let bytes = super::mount::parse_size(memory).ok_or(SecurityError::BadLimit {
+            flag: "--memory",
+            value: memory.into(),
+            reason: "expected a size such as 512m or 1g",
+        })?;
+        // Docker's minimum.
+        if bytes < 6 << 20 {
+            return Err(SecurityError::BadLimit {
+                flag: "--memory",
+                value: memory.into(),
+                reason: "the minimum is 6m",
+            });
+        }
+        security.limits.memory = Some(bytes);
+    }
+    if let Some(cpus) = flags.cpus {
+        if !(cpus > 0.0 && cpus.is_finite()) {
+            return Err(SecurityError::BadLimit {
+                flag: "--cpus",
+                value: cpus.to_string(),
+                reason: "expected a positive number",
+            });
+        }
+        security.limits.nano_cpus = Some((cpus * 1e9).round() as u64);
+    }
+    Ok((security, ignored))
 }
 
 /// The capability sets of the container's process, as Docker sets them.
@@ -388,6 +477,52 @@ mod tests {
         assert!(parse_security_opt("seccomp").is_err());
         assert!(parse_security_opt("no-new-privileges=maybe").is_err());
         assert!(parse_security_opt("bogus=1").is_err());
+    }
+
+    #[test]
+    fn flags_become_the_containers_security() {
+        let opts = v(&["no-new-privileges", "seccomp=/p.json", "label=disable"]);
+        let add = v(&["NET_ADMIN"]);
+        let flags = Flags {
+            cap_add: &add,
+            security_opt: &opts,
+            memory: Some("512m"),
+            cpus: Some(1.5),
+            pids_limit: Some(100),
+            ..Default::default()
+        };
+        let read = |f: &str| {
+            assert_eq!(f, "/p.json");
+            Ok(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#.to_string())
+        };
+        let (sec, ignored) = from_flags(&flags, read).unwrap();
+        assert!(sec.no_new_privileges);
+        assert!(matches!(sec.seccomp, Seccomp::Profile { ref file, .. } if file == "/p.json"));
+        assert_eq!(ignored, v(&["label=disable"]));
+        assert_eq!(sec.limits.memory, Some(512 << 20));
+        assert_eq!(sec.limits.nano_cpus, Some(1_500_000_000));
+        assert_eq!(sec.limits.pids, Some(100));
+        assert_eq!(sec.cap_add, add);
+
+        let bad = v(&["seccomp=/bad.json"]);
+        let flags = Flags {
+            security_opt: &bad,
+            ..Default::default()
+        };
+        let err = from_flags(&flags, |_| Ok("{\"defaultAction\": 3}".into())).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("invalid seccomp profile /bad.json: "));
+        let err = from_flags(&flags, |_| Err("no such file".into())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read seccomp profile /bad.json: no such file"
+        );
+        let flags = Flags {
+            memory: Some("1k"),
+            ..Default::default()
+        };
+        assert!(from_flags(&flags, |_| unreachable!()).is_err());
     }
 
     #[test]

@@ -35,3 +35,11 @@ pub fn install(program: &[sock_filter]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The running kernel's (major, minor), for profiles' `minKernel`.
+pub fn kernel_version() -> Option<(u32, u32)> {
+    let uts = nix::sys::utsname::uname().ok()?;
+    let release = uts.release().to_str()?;
+    let mut parts = release.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
