@@ -14,11 +14,34 @@ fn status(ctx: &TestContext, flags: &[&str]) -> Vec<(String, String)> {
     args.extend([img, "cat", "/proc/self/status"]);
     let out = ctx.run_offline(&args);
     out.success();
-    out.out()
-        .lines()
+    parse_status(out.out())
+}
+
+fn parse_status(text: &str) -> Vec<(String, String)> {
+    text.lines()
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
+}
+
+/// `run -d --network none --cap-drop NET_RAW --security-opt no-new-privileges IMAGE ARGS`;
+/// returns the id.
+fn start_confined(ctx: &TestContext, extra: &str, args: &[&str]) -> String {
+    let mut all = vec![
+        "run",
+        "-d",
+        "--network",
+        "none",
+        extra,
+        "--cap-drop",
+        "NET_RAW",
+        "--security-opt",
+        "no-new-privileges",
+    ];
+    all.extend(args);
+    let out = ctx.devbox(&all);
+    out.success();
+    out.out().to_string()
 }
 
 fn field<'a>(status: &'a [(String, String)], name: &str) -> &'a str {
@@ -239,6 +262,12 @@ fn no_new_privileges_is_set_when_asked() {
     }
     let s = status(&ctx, &["-u", "1000", "--security-opt", "no-new-privileges"]);
     assert_eq!(field(&s, "NoNewPrivs"), "1");
+    // With --init the command is the reaper's child and gets the same.
+    let s = status(&ctx, &["--init", "--security-opt", "no-new-privileges"]);
+    assert_eq!(field(&s, "NoNewPrivs"), "1");
+    assert_eq!(field(&s, "Seccomp"), "2");
+    assert_eq!(field(&s, "CapEff"), DOCKER_DEFAULT);
+    assert_eq!(field(&s, "CapBnd"), DOCKER_DEFAULT);
 }
 
 #[test]
@@ -337,29 +366,10 @@ fn exec_gets_the_containers_confinement() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    let out = ctx.devbox(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--cap-drop",
-        "NET_RAW",
-        "--security-opt",
-        "no-new-privileges",
-        img,
-        "sleep",
-        "60",
-    ]);
-    out.success();
-    let id = out.out().to_string();
+    let id = start_confined(&ctx, "--init", &[img, "sleep", "60"]);
     let out = ctx.devbox(&["exec", &id, "cat", "/proc/self/status"]);
     out.success();
-    let s: Vec<(String, String)> = out
-        .out()
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
+    let s = parse_status(out.out());
     assert_eq!(field(&s, "CapEff"), "00000000a80405fb");
     assert_eq!(field(&s, "CapBnd"), "00000000a80405fb");
     assert_eq!(field(&s, "NoNewPrivs"), "1");
@@ -386,28 +396,13 @@ fn inspect_shows_the_security_settings() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
     let img = ctx.busybox();
-    let out = ctx.devbox(&[
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--cap-add",
-        "NET_ADMIN",
-        "--cap-drop",
-        "MKNOD",
-        "--security-opt",
-        "no-new-privileges",
-        img,
-        "true",
-    ]);
-    out.success();
-    let id = out.out().to_string();
+    let id = start_confined(&ctx, "--cap-add=NET_ADMIN", &[img, "true"]);
     let out = ctx.devbox(&["inspect", &id]);
     out.success();
     let doc: serde_json::Value = serde_json::from_str(out.out()).expect("json");
     let host = &doc[0]["HostConfig"];
     assert_eq!(host["CapAdd"], serde_json::json!(["NET_ADMIN"]), "{host}");
-    assert_eq!(host["CapDrop"], serde_json::json!(["MKNOD"]));
+    assert_eq!(host["CapDrop"], serde_json::json!(["NET_RAW"]));
     assert_eq!(host["Privileged"], false);
     assert_eq!(
         host["SecurityOpt"],
