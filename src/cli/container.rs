@@ -250,6 +250,9 @@ pub struct ExecArgs {
     /// User to run as: UID[:GID] or NAME[:GROUP]
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Every capability and no seccomp filter for this command (inside the user namespace)
+    #[arg(long)]
+    pub privileged: bool,
     pub container: String,
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]

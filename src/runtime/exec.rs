@@ -27,6 +27,8 @@ pub struct ExecRequest {
     pub tty: bool,
     pub interactive: bool,
     pub detach: bool,
+    /// `--privileged`: every capability and no filter, whatever the container has.
+    pub privileged: bool,
 }
 
 /// Runs `request` in the running container `id`. Returns the command's exit
@@ -64,8 +66,9 @@ pub fn exec(
         CString::new(b).map_err(|_| RuntimeError::Setup("argument contains a NUL byte".into()))
     };
     let workdir = request.workdir.as_deref().unwrap_or(&record.spec.workdir);
-    let confinement =
-        super::confine::prepare(&record.spec.security, user.uid).map_err(RuntimeError::Setup)?;
+    let mut security = record.spec.security.clone();
+    security.privileged |= request.privileged;
+    let confinement = super::confine::prepare(&security, user.uid).map_err(RuntimeError::Setup)?;
     let pty = if request.tty {
         Some(sys::tty::open_pty()?)
     } else {

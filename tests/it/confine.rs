@@ -2,7 +2,9 @@
 //! read-only paths, resource-limit messages, `exec` and `inspect`. Every assertion is made
 //! inside the container, as the unprivileged user, with busybox or python3 as the probe.
 
-use crate::support::{require, TestContext};
+use std::os::unix::fs::MetadataExt;
+
+use crate::support::{require, HostProcess, TestContext};
 
 /// Docker's default set as the kernel shows it (CapEff/CapBnd of `docker run`).
 const DOCKER_DEFAULT: &str = "00000000a80425fb";
@@ -162,6 +164,13 @@ fn seccomp_default_denies_keyctl_bpf_and_friends() {
         "perf_event_open",
         "kexec_load",
         "unshare",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "mount",
+        "reboot",
+        "swapon",
+        "open_by_handle_at",
     ];
     let numbers: Vec<String> = calls
         .iter()
@@ -388,6 +397,13 @@ fn exec_gets_the_containers_confinement() {
     if out.code == 0 {
         out.fail("exec escaped the seccomp filter");
     }
+    // `exec --privileged`: every capability, no filter (no_new_privs stays, as in Docker).
+    let out = ctx.devbox(&["exec", "--privileged", &id, "cat", "/proc/self/status"]);
+    out.success();
+    let s = parse_status(out.out());
+    assert_eq!(field(&s, "Seccomp"), "0");
+    assert_eq!(field(&s, "CapEff"), field(&s, "CapBnd"));
+    assert_ne!(field(&s, "CapEff"), "00000000a80405fb");
     ctx.devbox(&["rm", "-f", &id]).success();
 }
 
@@ -411,4 +427,67 @@ fn inspect_shows_the_security_settings() {
     assert_eq!(host["PidsLimit"], serde_json::Value::Null);
     assert_eq!(host["Memory"], 0);
     assert_eq!(host["NanoCpus"], 0);
+}
+
+// ---- escape attempts that must fail -------------------------------------------------------
+
+#[test]
+fn mounting_is_refused() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let out = ctx.run_offline(&[img, "mount", "-t", "tmpfs", "none", "/mnt"]);
+    out.failure();
+    // busybox words EPERM as "permission denied (are you root?)".
+    let err = out.stderr.to_lowercase();
+    assert!(
+        err.contains("not permitted") || err.contains("permission denied"),
+        "{out}"
+    );
+    // Remounting the read-only /proc/sys read-write is a mount too.
+    let out = ctx.run_offline(&[img, "mount", "-o", "remount,rw", "/proc/sys"]);
+    out.failure();
+}
+
+#[test]
+fn a_process_outside_cannot_be_ptraced_or_signalled() {
+    let mut ctx = TestContext::new();
+    require!(ctx, "userns", "mmdebstrap");
+    let debian = ctx.use_debian();
+    let outside = HostProcess::spawn("sleep", &["60"]);
+    // PTRACE_ATTACH (16) and kill(0) of the host pid: the PID namespace does not have it.
+    let script = format!(
+        "import ctypes, os\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         print(libc.ptrace(16, {pid}, 0, 0), ctypes.get_errno())\n\
+         try:\n\
+         \x20   os.kill({pid}, 0); print('reached')\n\
+         except ProcessLookupError:\n\
+         \x20   print('no such process')\n",
+        pid = outside.pid()
+    );
+    let out = ctx.run_offline(&[&debian, "python3", "-c", &script]);
+    out.success().stdout_is("-1 3\nno such process");
+}
+
+#[test]
+fn a_setuid_binary_made_inside_gains_nothing_outside() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let img = ctx.busybox();
+    let dir = ctx.mkdir("shared");
+    let volume = format!("{}:/shared", dir.display());
+    ctx.run_offline(&[
+        "-v",
+        &volume,
+        img,
+        "sh",
+        "-c",
+        "cp /bin/busybox /shared/suid && chmod 4755 /shared/suid",
+    ])
+    .success();
+    // Root in the container is the user on the host: the setuid bit gives the user's own uid.
+    let meta = std::fs::metadata(dir.join("suid")).unwrap();
+    assert_eq!(meta.uid(), ctx.user.uid, "owner on the host");
+    assert_ne!(meta.uid(), 0);
 }
