@@ -138,6 +138,7 @@ impl Runtime<'_> {
             },
             labels: Default::default(),
             keep_id: None,
+            security: Default::default(),
         };
         let (record, dirs) = create::create(self.store, &image, &request)?;
         let result = {

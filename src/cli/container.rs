@@ -110,6 +110,27 @@ pub struct RunArgs {
     /// Override the image's ENTRYPOINT (also clears its CMD)
     #[arg(long)]
     pub entrypoint: Option<String>,
+    /// Add a capability to Docker's default set (`NET_ADMIN`, `CAP_SYS_PTRACE`, `ALL`)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from the set (`ALL` drops every one)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// All capabilities, no seccomp filter, no masked paths (still inside the user namespace)
+    #[arg(long)]
+    pub privileged: bool,
+    /// `no-new-privileges`, `seccomp=unconfined`, `seccomp=PROFILE.json` (`label=`, `apparmor=` are ignored)
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Maximum number of processes (needs a delegated cgroup v2)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Memory limit, e.g. `512m` (needs a delegated cgroup v2)
+    #[arg(short = 'm', long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Number of CPUs, e.g. `1.5` (needs a delegated cgroup v2)
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
     /// The image to run
     pub image: String,
     /// The command and its arguments (replaces the image's CMD)
@@ -234,6 +255,9 @@ pub struct ExecArgs {
     /// User to run as: UID[:GID] or NAME[:GROUP]
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Every capability and no seccomp filter for this command (inside the user namespace)
+    #[arg(long)]
+    pub privileged: bool,
     pub container: String,
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]

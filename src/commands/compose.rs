@@ -409,6 +409,7 @@ fn request_for(
             .keep_id
             .then(crate::runtime::userns::keep_id_user)
             .transpose()?,
+        security: Default::default(),
     })
 }
 

@@ -21,6 +21,7 @@ pub fn exec(args: ExecArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         tty: args.tty,
         interactive: args.interactive,
         detach: args.detach,
+        privileged: args.privileged,
     };
     let store = ctx.store()?;
     let id = store.resolve_container(&args.container)?;

@@ -130,7 +130,59 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
                 None => (l.clone(), String::new()),
             })
             .collect(),
+        security: Default::default(),
     })
+}
+
+/// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt` and the limits, checked
+/// before anything is created (a bad seccomp profile is a usage error, exit 125).
+fn security(args: &RunArgs, ctx: &Context) -> anyhow::Result<crate::spec::security::Security> {
+    use crate::spec::security::{self, SecurityError};
+    let flags = security::Flags {
+        cap_add: &args.cap_add,
+        cap_drop: &args.cap_drop,
+        privileged: args.privileged,
+        security_opt: &args.security_opt,
+        pids_limit: args.pids_limit,
+        memory: args.memory.as_deref(),
+        cpus: args.cpus,
+    };
+    let read = |file: &str| fs_err::read_to_string(file).map_err(|e| e.to_string());
+    let (security, ignored) = security::from_flags(&flags, read).map_err(|e| {
+        let hint = match &e {
+            SecurityError::UnknownCapability(_) => {
+                "capabilities are named as in capabilities(7), with or without `CAP_` (`NET_ADMIN`), or `ALL`"
+            }
+            SecurityError::BadOption(..) => {
+                "devbox knows `no-new-privileges[=true|false]`, `seccomp=unconfined` and `seccomp=PROFILE.json`"
+            }
+            SecurityError::ReadProfile { .. } | SecurityError::BadProfile { .. } => {
+                "the profile is Docker's JSON format: defaultAction, syscalls[names, action, args]"
+            }
+            SecurityError::BadLimit { .. } => "see `devbox run --help`",
+        };
+        UserError::new(e.to_string()).with_hint(hint)
+    })?;
+    for opt in ignored {
+        ctx.printer.warn(format!(
+            "--security-opt {opt} ignored: SELinux and AppArmor labels are the host's, a rootless container cannot change them"
+        ));
+    }
+    if security.limits.any() {
+        let reason = crate::runtime::confine::cgroup_limits_unavailable(
+            std::path::Path::new(crate::runtime::confine::CGROUP_ROOT),
+            &fs_err::read_to_string(ctx.paths.host.proc.join("self/cgroup")).unwrap_or_default(),
+            &security.limits,
+        );
+        return Err(UserError::new(format!(
+            "cannot apply --pids-limit, --memory or --cpus: {reason}"
+        ))
+        .with_hint(
+            "resource limits need cgroup v2 with the pids, memory and cpu controllers delegated to your user (systemd: `systemd-run --user --scope -p Delegate=yes devbox run ...`); or leave the flags out",
+        )
+        .into());
+    }
+    Ok(security)
 }
 
 /// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address keeps its colons).
@@ -148,6 +200,7 @@ fn parse_add_host(text: &str) -> anyhow::Result<(String, String)> {
 
 pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let mut request = request(&args)?;
+    request.security = security(&args, ctx)?;
     if args.rm && args.restart != crate::spec::restart::RestartPolicy::No {
         return Err(UserError::new("conflicting options: --restart and --rm").into());
     }

@@ -48,6 +48,8 @@ pub struct Request {
     pub labels: std::collections::BTreeMap<String, String>,
     /// `--userns=keep-id`: the invoking user, who is also the default user.
     pub keep_id: Option<crate::spec::user::KeepIdUser>,
+    /// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt`, limits.
+    pub security: crate::spec::security::Security,
 }
 
 /// Randomness for ids and names; a failure is an error, never zeros (which
@@ -107,6 +109,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         auto_remove: request.auto_remove,
         init: request.init,
         keep_id: request.keep_id.clone(),
+        security: request.security.clone(),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct ExecRequest {
     pub tty: bool,
     pub interactive: bool,
     pub detach: bool,
+    /// `--privileged`: every capability and no filter, whatever the container has.
+    pub privileged: bool,
 }
 
 /// Runs `request` in the running container `id`. Returns the command's exit
@@ -64,6 +66,9 @@ pub fn exec(
         CString::new(b).map_err(|_| RuntimeError::Setup("argument contains a NUL byte".into()))
     };
     let workdir = request.workdir.as_deref().unwrap_or(&record.spec.workdir);
+    let mut security = record.spec.security.clone();
+    security.privileged |= request.privileged;
+    let confinement = super::confine::prepare(&security, user.uid).map_err(RuntimeError::Setup)?;
     let pty = if request.tty {
         Some(sys::tty::open_pty()?)
     } else {
@@ -92,7 +97,15 @@ pub fn exec(
         terminal: pty.as_ref().map(|(_, slave)| slave.as_raw_fd()),
         stdin: (!request.interactive && !request.tty).then(|| null.as_raw_fd()),
         orphan: request.detach,
+        caps: Some(confinement.sets),
     };
+    // The container's confinement: this process takes the bounding set,
+    // no_new_privs and the seccomp filter (the child inherits them), the child
+    // its capability sets after the user switch.
+    confinement
+        .before_user_switch()
+        .and_then(|()| confinement.no_new_privs_and_late_seccomp())
+        .map_err(RuntimeError::Setup)?;
     let child = sys::process::spawn_command(&spec)?;
     let master = pty.map(|(master, slave)| {
         drop(slave);

@@ -94,6 +94,8 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let user =
         user::resolve(&spec.run.user, &read("/etc/passwd"), &read("/etc/group")).map_err(setup)?;
+    let confinement = super::confine::prepare(&spec.run.security, user.uid).map_err(setup)?;
+    super::confine::mask_paths(&spec.run.security).map_err(setup)?;
     let mut env = Environment::from_list(&spec.run.env);
     env.set_default("HOME", &user.home);
     std::fs::create_dir_all(&spec.run.workdir).map_err(|e| {
@@ -109,9 +111,11 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
     let mut groups = vec![user.gid];
     groups.extend(&user.additional_gids);
     if spec.run.init {
-        return spawn_under_reaper(&spec, &env, &user, groups);
+        return spawn_under_reaper(&spec, &env, &user, groups, &confinement);
     }
+    confinement.before_user_switch().map_err(setup)?;
     sys::ids::switch_user(user.uid, user.gid, &groups, spec.can_setgroups).map_err(setup)?;
+    confinement.after_user_switch().map_err(setup)?;
     // The command dies with its owner (the monitor, or `devbox run`): a
     // container nobody watches would hold its state hostage. Set after the
     // user switch, which clears it.
@@ -132,6 +136,7 @@ fn spawn_under_reaper(
     env: &Environment,
     user: &user::ResolvedUser,
     groups: Vec<u32>,
+    confinement: &super::confine::Confinement,
 ) -> Result<(sys::Pid, signal_hook::iterator::Signals), Failure> {
     use signal_hook::consts::*;
     let program = find_program(&spec.run.argv[0], env)?;
@@ -157,6 +162,7 @@ fn spawn_under_reaper(
         terminal: None,
         stdin: None,
         orphan: false,
+        caps: Some(confinement.sets),
     };
     sys::process::set_parent_death_signal(sys::process::SIGKILL).map_err(setup)?;
     // Registered before the child exists, so no signal is lost.
@@ -166,6 +172,9 @@ fn spawn_under_reaper(
     .map_err(setup)?;
     sys::process::set_cloexec_from(3);
     sys::process::set_name("devbox:[reaper]");
+    // The reaper takes the bounding set and the filter, so its child inherits them.
+    confinement.before_user_switch().map_err(setup)?;
+    confinement.no_new_privs_and_late_seccomp().map_err(setup)?;
     let child = sys::process::spawn_command(&command).map_err(setup)?;
     Ok((child, signals))
 }

@@ -19,6 +19,11 @@ pub const UNKNOWN_EXIT_CODE: i32 = 255;
 /// Go's zero time, which Docker prints for times that never happened.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// Docker shows an empty list as `null`.
+fn non_empty(list: &[String]) -> Option<&[String]> {
+    (!list.is_empty()).then_some(list)
+}
+
 /// Docker's `inspect` document for one container.
 pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) -> Value {
     let spec = &record.spec;
@@ -65,6 +70,13 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
                 "MaximumRetryCount": record.restart.maximum_retry_count(),
             },
             "AutoRemove": spec.auto_remove,
+            "CapAdd": non_empty(&spec.security.cap_add),
+            "CapDrop": non_empty(&spec.security.cap_drop),
+            "Privileged": spec.security.privileged,
+            "SecurityOpt": non_empty(&spec.security.security_opt),
+            "PidsLimit": spec.security.limits.pids,
+            "Memory": spec.security.limits.memory.unwrap_or(0),
+            "NanoCpus": spec.security.limits.nano_cpus.unwrap_or(0),
         },
         "Mounts": spec.binds.iter().map(|b| json!({
             "Type": if b.source.parent().is_some_and(|p| p.file_name().is_some()

@@ -44,6 +44,9 @@ pub struct RunSpec {
     /// `--userns=keep-id`: the invoking user, kept as themselves inside.
     #[serde(default)]
     pub keep_id: Option<crate::spec::user::KeepIdUser>,
+    /// Capabilities, no_new_privs, seccomp, masked paths, limits (Docker's defaults).
+    #[serde(default)]
+    pub security: crate::spec::security::Security,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -243,6 +246,7 @@ mod tests {
             auto_remove: true,
             init: false,
             keep_id: None,
+            security: Default::default(),
         }
     }
 

@@ -10,4 +10,6 @@ pub mod ids;
 pub mod mount;
 pub mod port;
 pub mod restart;
+pub mod seccomp;
+pub mod security;
 pub mod user;

@@ -26,11 +26,17 @@
 //!   buffers we own, passed with their lengths.
 //! - `process::reset_signal_dispositions` (SIG_DFL), `process::set_cloexec_from`
 //!   (`close_range`, flags only).
+//! - `caps::limit_bounding_set`, `caps::set_raw`: prctl with integers, and
+//!   capset with a header and data array on the stack (no allocation, so
+//!   `spawn_command`'s child may call it).
+//! - `seccomp::install`: seccomp(2) with a `sock_fprog` pointing at a
+//!   program we borrow for the call; the kernel validates it.
 #![expect(
     unsafe_code,
     reason = "sys is the one module allowed to make raw syscalls"
 )]
 
+pub mod caps;
 pub mod fs;
 pub mod ids;
 pub mod ipc;
@@ -38,6 +44,7 @@ pub mod mount;
 pub mod net;
 pub mod ns;
 pub mod process;
+pub mod seccomp;
 pub mod tty;
 
 /// A failed syscall, with what it was applied to.

@@ -185,6 +185,9 @@ pub struct CommandSpec {
     /// parent is the container's PID 1, which reaps it (`exec -d`): an orphan
     /// of ours would go to the host's init and hold up the container's end.
     pub orphan: bool,
+    /// The capability sets to take after the user switch (the bounding set,
+    /// no_new_privs and seccomp are the parent's, inherited).
+    pub caps: Option<super::caps::Sets>,
 }
 
 /// Exit codes of a child that failed before exec (Docker's).
@@ -241,6 +244,11 @@ pub fn spawn_command(spec: &CommandSpec) -> Result<Pid> {
                 || libc::setresuid(spec.uid, spec.uid, spec.uid) < 0
             {
                 libc::_exit(EXIT_SETUP_FAILED);
+            }
+            if let Some(sets) = spec.caps {
+                if !super::caps::set_raw(sets) {
+                    libc::_exit(EXIT_SETUP_FAILED);
+                }
             }
             if libc::chdir(spec.cwd.as_ptr()) < 0 {
                 libc::_exit(EXIT_CANNOT_EXEC);

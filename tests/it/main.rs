@@ -6,6 +6,7 @@ mod support;
 mod build;
 mod cli;
 mod compose;
+mod confine;
 mod harness;
 mod images;
 mod lifecycle;
