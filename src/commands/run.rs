@@ -154,7 +154,7 @@ fn security(args: &RunArgs, ctx: &Context) -> anyhow::Result<crate::spec::securi
                 "capabilities are named as in capabilities(7), with or without `CAP_` (`NET_ADMIN`), or `ALL`"
             }
             SecurityError::BadOption(..) => {
-                "devbox knows `no-new-privileges[=true|false]`, `seccomp=unconfined` and `seccomp=PROFILE.json`"
+                "devbox knows `no-new-privileges[=true|false]`, `seccomp=unconfined`, `seccomp=PROFILE.json` and `systempaths=unconfined`"
             }
             SecurityError::ReadProfile { .. } | SecurityError::BadProfile { .. } => {
                 "the profile is Docker's JSON format: defaultAction, syscalls[names, action, args]"

@@ -181,6 +181,7 @@ pub fn from_flags(
                 })?;
                 security.seccomp = Seccomp::Profile { file, json };
             }
+            SecurityOpt::SystemPathsUnconfined => security.system_paths_unconfined = true,
             SecurityOpt::Ignored(opt) => ignored.push(opt),
         }
     }
@@ -289,6 +290,9 @@ pub enum SecurityOpt {
     NoNewPrivileges(bool),
     SeccompUnconfined,
     SeccompFile(String),
+    /// `systempaths=unconfined`: no masked or read-only paths (Docker's, for
+    /// nested containers).
+    SystemPathsUnconfined,
     /// `label=...`, `apparmor=...`, `systempaths=unconfined` etc.: SELinux and
     /// AppArmor are the host's business, which a rootless tool cannot change.
     Ignored(String),
@@ -317,7 +321,12 @@ pub fn parse_security_opt(text: &str) -> Result<SecurityOpt, SecurityError> {
             text.into(),
             "expected seccomp=unconfined or seccomp=PROFILE.json",
         )),
-        ("label" | "apparmor" | "systempaths" | "mask" | "unmask" | "proc-opts", Some(_)) => {
+        ("systempaths", Some("unconfined")) => Ok(SecurityOpt::SystemPathsUnconfined),
+        ("systempaths", _) => Err(SecurityError::BadOption(
+            text.into(),
+            "expected systempaths=unconfined",
+        )),
+        ("label" | "apparmor" | "mask" | "unmask" | "proc-opts", Some(_)) => {
             Ok(SecurityOpt::Ignored(text.into()))
         }
         _ => Err(SecurityError::BadOption(text.into(), "unknown option")),
@@ -334,6 +343,8 @@ pub struct Security {
     pub privileged: bool,
     pub no_new_privileges: bool,
     pub seccomp: Seccomp,
+    /// `--security-opt systempaths=unconfined`.
+    pub system_paths_unconfined: bool,
     /// The `--security-opt` values as given, for `inspect`.
     pub security_opt: Vec<String>,
     pub limits: Limits,
@@ -360,9 +371,10 @@ impl Security {
         capabilities(&self.cap_add, &self.cap_drop, self.privileged)
     }
 
-    /// Masked and read-only paths apply unless `--privileged` (Docker lifts them).
+    /// Masked and read-only paths apply unless `--privileged` or
+    /// `systempaths=unconfined` (Docker lifts them then).
     pub fn masks_paths(&self) -> bool {
-        !self.privileged
+        !self.privileged && !self.system_paths_unconfined
     }
 
     /// The seccomp choice in force: `--privileged` is unconfined (Docker's rule).
@@ -535,5 +547,14 @@ mod tests {
         assert!(!sec.masks_paths());
         assert_eq!(sec.seccomp_in_force(), &Seccomp::Unconfined);
         assert!(Security::default().masks_paths());
+        let opts = v(&["systempaths=unconfined"]);
+        let flags = Flags {
+            security_opt: &opts,
+            ..Default::default()
+        };
+        let (sec, _) = from_flags(&flags, |_| unreachable!()).unwrap();
+        assert!(!sec.masks_paths());
+        assert_eq!(sec.seccomp_in_force(), &Seccomp::Default);
+        assert!(parse_security_opt("systempaths=confined").is_err());
     }
 }

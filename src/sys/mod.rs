@@ -13,7 +13,8 @@
 //!   numbers no Rust object owns yet.
 //! - `process::spawn_command` (`exec`): the same kind of clone; the child
 //!   makes a session and controlling tty, `dup2`s, sets groups, gid, uid
-//!   and directory, then `execve`s, all with data prepared before.
+//!   and directory (and, for a container, its capability sets with
+//!   `caps::set_raw`), then `execve`s, all with data prepared before.
 //! - `ipc::inherited_fd`, `ipc::recv`: take ownership of fds the kernel or
 //!   our parent handed us (checked open, owned by nothing else).
 //! - `tty::open_pty` (fd ownership), `tty::set_controlling_tty`,

@@ -139,6 +139,16 @@ fn seccomp_blocks_new_user_namespaces_unless_unconfined() {
     if out.code == 0 {
         out.fail("unshare -U succeeded under the default seccomp filter");
     }
+    // systempaths=unconfined lifts the masks only, not the filter.
+    let out = ctx.run_offline(&[
+        "--security-opt",
+        "systempaths=unconfined",
+        img,
+        "sh",
+        "-c",
+        "grep -c ' /proc/keys ' /proc/self/mountinfo; unshare -U true || echo refused",
+    ]);
+    out.success().stdout_is("0\nrefused");
     assert!(out.stderr.contains("Operation not permitted"), "{out}");
     ctx.run_offline(&[
         "--security-opt",
