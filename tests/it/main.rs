@@ -14,4 +14,5 @@ mod ports;
 mod python;
 mod registry;
 mod run;
+mod system;
 mod volumes;
