@@ -63,6 +63,11 @@ pub enum Fix {
     },
     /// Unmount a mount point left by a container that no longer runs.
     Unmount(PathBuf),
+    /// Remove a container (the scratch container of a killed build).
+    RemoveContainer {
+        id: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +79,10 @@ pub struct Problem {
     pub what: String,
     pub fix: Fix,
 }
+
+/// The image name of a build step's scratch container (see
+/// `build::executor`).
+const BUILD_IMAGE: &str = "devbox-build";
 
 /// How a repair went: `None` when the finding needs a person.
 pub type Outcome = Option<std::result::Result<(), String>>;
@@ -489,6 +498,24 @@ impl Checker<'_> {
                 continue;
             };
             let live = stored.status.is_live() && Lock::is_held(&dirs.lock());
+            if record.image == BUILD_IMAGE && !live {
+                // Builds hold the gc lock shared while their step containers
+                // exist; `--repair` takes it exclusively, so it never meets
+                // the container of a build still at work.
+                self.report(
+                    Severity::Leftover,
+                    &path,
+                    format!(
+                        "scratch container {} of a build that was killed",
+                        record.name
+                    ),
+                    Fix::RemoveContainer {
+                        id: id.clone(),
+                        name: record.name.clone(),
+                    },
+                );
+                continue;
+            }
             if stored.status.is_live() && !live {
                 self.report(
                     Severity::Leftover,
@@ -705,6 +732,14 @@ impl Store {
                 io(std::os::unix::fs::symlink(id, &link))
             }
             Fix::Unmount(path) => repairer.unmount(path),
+            Fix::RemoveContainer { id, name } => self
+                .retire_container_dir(id)
+                .and_then(|aside| {
+                    self.release_name(name, id)?;
+                    Ok(aside)
+                })
+                .map_err(|e| e.to_string())
+                .and_then(|aside| repairer.remove_tree(&aside)),
         })
     }
 
