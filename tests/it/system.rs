@@ -553,3 +553,39 @@ fn leftover_names_carry_the_dead_pid() {
     assert_repaired(&ctx, "a dead pull's temp file");
     assert!(!Path::new(&dead).exists());
 }
+
+/// COPY sources that are symlinks out of the build context copy the link,
+/// never what it points at; a path through such a link is not found.
+#[test]
+fn copy_never_reads_through_symlinks_out_of_the_context() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "newuidmap", "busybox");
+    ctx.busybox();
+    ctx.write_file("secret/key", "TOP SECRET\n");
+    ctx.write_file("ctx/Dockerfile", "FROM busybox\nCOPY evil /evil\n");
+    std::os::unix::fs::symlink("../secret/key", ctx.path("ctx/evil")).unwrap();
+    std::os::unix::fs::symlink(ctx.path("secret"), ctx.path("ctx/outside")).unwrap();
+    for link in ["ctx/evil", "ctx/outside"] {
+        chown_to_user(&ctx, &ctx.path(link));
+    }
+    let context = ctx.path("ctx").to_str().unwrap().to_string();
+    ctx.devbox(&["build", "-q", "-t", "link:1", &context])
+        .success();
+    let shown = ctx.run_offline(&["link:1", "sh", "-c", "readlink /evil; cat /evil || true"]);
+    shown.success();
+    assert!(!shown.stdout.contains("TOP SECRET"), "{shown}");
+    assert!(
+        shown.stdout.contains("../secret/key"),
+        "the link itself is copied\n{shown}"
+    );
+
+    ctx.write_file("ctx/Dockerfile", "FROM busybox\nCOPY outside/key /key\n");
+    let through = ctx.devbox(&["build", "-q", "-t", "link:2", &context]);
+    if through.code == 0 {
+        let cat = ctx.run_offline(&["link:2", "cat", "/key"]);
+        assert!(
+            !cat.stdout.contains("TOP SECRET"),
+            "COPY read through a link out of the context\n{cat}"
+        );
+    }
+}
