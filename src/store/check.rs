@@ -574,7 +574,12 @@ impl Checker<'_> {
             let owned = target
                 .as_ref()
                 .is_ok_and(|id| !id.contains('/') && store.container_dirs(id).config().is_file());
-            if !owned {
+            // A create reserves the name a moment before its container
+            // appears: a young reservation is work in progress.
+            let young = std::fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() < 60));
+            if !owned && !young {
                 self.report(
                     Severity::Leftover,
                     &path,

@@ -102,6 +102,12 @@ fn check_reports_damage_and_repair_fixes_it() {
     std::fs::write(root.join("blobs-v1/sha256").join("b".repeat(64)), "liar").unwrap();
     std::fs::create_dir_all(root.join("tmp/layer-999999999-0-1/diff")).unwrap();
     std::os::unix::fs::symlink("c".repeat(64), root.join("names-v1/nobody")).unwrap();
+    // Older than a create in progress.
+    std::process::Command::new("touch")
+        .args(["-h", "-d", "2 hours ago"])
+        .arg(root.join("names-v1/nobody"))
+        .status()
+        .unwrap();
     for made in [
         "refs-v1/ghost",
         "tmp/layer-999999999-0-1",
