@@ -21,3 +21,6 @@ pub mod spec;
 pub mod store;
 pub mod sys;
 pub mod ui;
+
+#[cfg(test)]
+mod fuzz;

@@ -82,9 +82,22 @@ impl ContextFiles {
     }
 }
 
+impl ContextFiles {
+    /// `rel` on the host with the symlinks of its directories resolved
+    /// inside the context (Docker's FollowSymlinkInScope): a link out of the
+    /// context, `../x` or `/etc`, can never make a COPY read the host.
+    fn scoped(&self, rel: &str) -> PathBuf {
+        match rel.rsplit_once('/') {
+            Some((dirs, name)) => self.root.join(resolve_links(self, dirs)).join(name),
+            None => self.root.join(rel),
+        }
+    }
+}
+
 impl Files for ContextFiles {
     fn list(&self, rel: &str) -> Vec<String> {
-        let Ok(dir) = std::fs::read_dir(self.root.join(rel)) else {
+        let dir = self.root.join(resolve_links(self, rel));
+        let Ok(dir) = std::fs::read_dir(dir) else {
             return Vec::new();
         };
         let mut names: Vec<String> = dir
@@ -103,7 +116,7 @@ impl Files for ContextFiles {
         let path = if rel.is_empty() {
             self.root.clone()
         } else {
-            self.root.join(rel)
+            self.scoped(rel)
         };
         let meta = std::fs::symlink_metadata(&path).ok()?;
         if !rel.is_empty() && self.excluded(rel, meta.is_dir()) {

@@ -158,6 +158,8 @@ pub enum Command {
     Search(registry::SearchArgs),
     /// Check that this machine can run rootless containers, and say how to fix what is missing
     Doctor(system::DoctorArgs),
+    /// Display system-wide information
+    Info(system::InfoArgs),
     #[command(flatten)]
     Internal(internal::InternalCommand),
 }

@@ -23,6 +23,49 @@ pub enum SystemCommand {
     /// The systemd user service that runs `devbox system boot` at login
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Verify the store (blob digests, layers, tags, images, containers, volumes); repair what can be
+    Check(CheckArgs),
+    /// Show disk usage: images, containers, local volumes, build cache
+    Df(DfArgs),
+    /// Remove stopped containers, dangling images, unused build cache (and volumes with --volumes)
+    Prune(SystemPruneArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Fix what can be fixed: drop broken tags and records, remove leftovers of killed
+    /// commands, unpack missing layers again, mark dead containers exited
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images, not just dangling ones, and all build cache
+    #[arg(short, long)]
+    pub all: bool,
+    /// Prune anonymous volumes no container uses
+    #[arg(long)]
+    pub volumes: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    /// Output format: `json`, or a Go template such as '{{.Driver}}'
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]

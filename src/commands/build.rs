@@ -166,6 +166,9 @@ pub fn build(args: BuildArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         inputs: inputs(&args)?,
     };
     let store = ctx.store()?;
+    // Blobs, layers and scratch containers exist before the tag: garbage
+    // collection and `system check --repair` wait for the build.
+    let _writing = store.begin_write()?;
     let (mapping, warning) = userns::detect_mapping(&ctx.paths.host)?;
     if let Some(warning) = warning {
         printer.warn(warning);

@@ -22,6 +22,8 @@ pub fn commit(args: CommitArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         author: args.author,
     };
     let store = ctx.store()?;
+    // The layer and config exist before the tag (see `Store::begin_write`).
+    let _writing = store.begin_write()?;
     let mapping = ctx.id_mapping()?;
     let runtime = Runtime {
         store: &store,

@@ -100,6 +100,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Logout(args) => logout::logout(args, ctx),
         Command::Search(args) => search::search(args, ctx),
         Command::Doctor(args) => doctor::doctor(args, ctx),
+        Command::Info(args) => system::info(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),
         Command::Compose(args) => compose::compose(args, ctx),

@@ -236,19 +236,6 @@ fn rm(args: VolumeRmArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Bytes under `path`, best effort (unreadable parts count as nothing).
-fn tree_size(path: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 fn prune(args: VolumePruneArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     if !args.force {
@@ -270,7 +257,7 @@ fn prune(args: VolumePruneArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         if !(v.anonymous || args.all) || !store.volume_users(&v.name)?.is_empty() {
             continue;
         }
-        reclaimed += tree_size(&store.volume_data(&v.name));
+        reclaimed += crate::store::usage::tree_size(&store.volume_data(&v.name));
         remove_volume(&store, ctx, &v.name)?;
         deleted.push(v.name);
     }

@@ -155,6 +155,9 @@ pub fn classify_plain(text: &str) -> ScalarKind {
     }
 }
 
+/// Deeper nesting than any compose file needs is refused.
+const MAX_DEPTH: usize = 64;
+
 /// Parses the first document of `text`. `Ok(None)` means the stream holds no document
 /// (an empty file or only comments).
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
@@ -225,6 +228,14 @@ impl<'t> Builder<'t> {
 
     fn node(&mut self) -> Result<Step, YamlError> {
         let (event, line) = self.next()?;
+        // Each level is a stack frame here and in the loader: a hostile file
+        // of `[[[[...` must fail, not overflow the stack (found by src/fuzz.rs).
+        if self.path.len() > MAX_DEPTH {
+            return Err(YamlError::Syntax {
+                line,
+                message: format!("nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
         let tag_of = |tag: Option<std::borrow::Cow<'_, saphyr_parser::Tag>>| {
             tag.filter(|t| t.handle == "!")
                 .map(|t| format!("!{}", t.suffix))

@@ -45,6 +45,7 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], durability: Durability) -> s
         if durability == Durability::PowerLoss {
             file.sync_all()?;
         }
+        super::crash::point("atomic.before-rename");
         fs_err::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -27,6 +27,7 @@ impl Store {
     /// Moves a fully written and fsynced temp file into place as `digest`.
     /// The caller has verified the digest while writing it.
     pub fn publish_blob_file(&self, tmp: &Path, digest: &Digest) -> Result<()> {
+        super::crash::point("blob.before-publish");
         fs_err::rename(tmp, self.blob_path(digest))?;
         Ok(())
     }

@@ -124,6 +124,7 @@ impl Store {
             atomic::write_json(&staging.join("state.json"), state, Durability::Crash)?;
             // config.json last: a directory with it is a complete container.
             atomic::write_json(&staging.join("config.json"), record, Durability::Crash)?;
+            super::crash::point("container.staged");
             fs_err::rename(&staging, &dirs.dir)?;
             Ok(())
         })();
@@ -295,6 +296,7 @@ impl Store {
             .tmp_dir()
             .join(format!("removed-{id}-{}", atomic::unique_suffix()));
         fs_err::rename(self.container_dirs(id).dir, &retired)?;
+        super::crash::point("container.retired");
         Ok(retired)
     }
 }

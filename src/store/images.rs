@@ -203,6 +203,14 @@ impl Store {
         Ok(WriteGuard { _file: file })
     }
 
+    /// Waits until no writer is in flight and keeps new ones out (garbage
+    /// collection, `system check --repair`).
+    pub(crate) fn exclusive_gc(&self) -> Result<std::fs::File> {
+        let gc = lock_file(&self.gc_lock_path())?;
+        gc.lock()?;
+        Ok(gc)
+    }
+
     fn gc_lock_path(&self) -> PathBuf {
         self.root.join("gc.lock")
     }
@@ -249,6 +257,7 @@ impl Store {
             }
         }
         self.record_image(manifest)?;
+        super::crash::point("image.before-ref");
         atomic::write_atomic(&self.ref_path(reference), manifest.to_string().as_bytes())?;
         Ok(())
     }
@@ -474,8 +483,7 @@ impl Store {
         &self,
         remove_tree: &dyn Fn(&Path) -> std::result::Result<(), String>,
     ) -> Result<u64> {
-        let gc = lock_file(&self.gc_lock_path())?;
-        gc.lock()?;
+        let _gc = self.exclusive_gc()?;
         let _lock = Lock::exclusive(&self.lock_path())?;
         let (blobs, layers) = self.live_content()?;
         let mut reclaimed = 0;
@@ -499,7 +507,7 @@ impl Store {
             if layers.contains(&diff_id) {
                 continue;
             }
-            reclaimed += tree_size(&entry.path());
+            reclaimed += super::usage::tree_size(&entry.path());
             // Unpublished first, so a crash mid-removal leaves no half layer.
             let retired = self.tmp_dir().join(format!(
                 "removed-layer-{}-{}",
@@ -507,6 +515,7 @@ impl Store {
                 atomic::unique_suffix()
             ));
             fs_err::rename(entry.path(), &retired)?;
+            super::crash::point("gc.layer-retired");
             remove_tree(&retired).map_err(|reason| StoreError::Corrupt {
                 path: retired.clone(),
                 reason: format!("cannot remove an unused layer: {reason}"),
@@ -516,7 +525,7 @@ impl Store {
     }
 
     /// The blobs and layers that images and containers reference.
-    fn live_content(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>)> {
+    pub(crate) fn live_content(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>)> {
         let mut blobs = BTreeSet::new();
         let mut layers = BTreeSet::new();
         let mut configs = Vec::new();
@@ -550,20 +559,6 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())).into()
         })
-}
-
-/// Bytes of regular files below `path`, as far as we can read (best effort:
-/// some directories of a layer may belong to other mapped ids).
-fn tree_size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return if meta.is_file() { meta.len() } else { 0 };
-    }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ impl Store {
     /// If another process published the same layer first, ours is left for
     /// the caller to remove and `false` is returned.
     pub fn publish_layer(&self, staged: &Path, diff_id: &Digest) -> Result<bool> {
+        super::crash::point("layer.before-publish");
         match std::fs::rename(staged, self.layer_dir(diff_id)) {
             Ok(()) => Ok(true),
             Err(_) if self.has_layer(diff_id) => Ok(false),

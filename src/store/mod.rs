@@ -23,11 +23,14 @@ use crate::ui::diagnostics::Hint;
 
 pub mod atomic;
 pub mod blobs;
+pub mod check;
 pub mod containers;
+pub mod crash;
 pub mod driver;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod usage;
 pub mod volumes;
 
 #[derive(Debug, thiserror::Error)]

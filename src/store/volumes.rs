@@ -155,6 +155,7 @@ impl Store {
             .tmp_dir()
             .join(format!("volume-rm-{}", atomic::unique_suffix()));
         fs_err::rename(self.volume_dir(name), &aside)?;
+        super::crash::point("volume.retired");
         Ok(aside)
     }
 }

@@ -15,4 +15,5 @@ mod ports;
 mod python;
 mod registry;
 mod run;
+mod system;
 mod volumes;

@@ -345,19 +345,6 @@ fn download(
     result
 }
 
-/// Whether a process runs (a zombie does not: on machines whose init does
-/// not reap orphans, a killed devbox stays one).
-fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `pid (comm) S ...`: the state follows the last `)`.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
 /// Removes what killed pulls left in tmp/: `pull-<pid>-*` blobs and
 /// `layer-<pid>-*` staging directories of processes that are gone.
 fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
@@ -373,7 +360,7 @@ fn remove_stale_temporaries(store: &Store, unpacker: &dyn Unpacker) {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == std::process::id() || is_alive(pid) {
+        if pid == std::process::id() || crate::store::check::is_alive(pid) {
             continue;
         }
         match kind {
@@ -394,6 +381,7 @@ mod tests {
 
     #[test]
     fn liveness_of_processes() {
+        use crate::store::check::is_alive;
         assert!(is_alive(std::process::id()));
         assert!(!is_alive(u32::MAX));
     }
