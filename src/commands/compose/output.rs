@@ -162,29 +162,32 @@ impl Prefixes {
 }
 
 /// Streams the containers' output, prefixed, until they all end. With `stop_project` (a
-/// foreground `up`), Ctrl-C stops the project's service containers (those running then, so
+/// foreground `up`: the project and the signals it registered), Ctrl-C stops the project's service containers (those running then, so
 /// ones a watch rebuild recreated too), which ends the stream; a second Ctrl-C kills them.
 pub(super) fn follow(
     store: &Store,
     containers: &[(String, String)],
-    stop_project: Option<&str>,
+    stop_project: Option<(&str, signal_hook::iterator::Signals)>,
     plain: bool,
     ctx: &Context,
 ) -> anyhow::Result<ExitStatus> {
     let prefixes = Prefixes::new(containers, plain);
-    if let Some(project) = stop_project {
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?;
+    // Set once a signal started stopping the services; receives when they all stopped.
+    let mut stopped: Option<std::sync::mpsc::Receiver<()>> = None;
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some((project, mut signals)) = stop_project {
+        let (done, all_stopped) = std::sync::mpsc::channel();
+        stopped = Some(all_stopped);
         let store = store.clone();
         let printer = ctx.printer;
         let project = project.to_string();
+        let stopping = stopping.clone();
         std::thread::spawn(move || {
             let mut signals = signals.forever();
             if signals.next().is_none() {
                 return;
             }
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
             let ids: Vec<String> = project_containers(&store, &project)
                 .unwrap_or_default()
                 .into_iter()
@@ -192,7 +195,7 @@ pub(super) fn follow(
                 .map(|c| c.id)
                 .collect();
             printer.status("Gracefully stopping... (press Ctrl+C again to force)");
-            let stopping: Vec<_> = ids
+            let stops: Vec<_> = ids
                 .iter()
                 .map(|id| {
                     let store = store.clone();
@@ -201,15 +204,18 @@ pub(super) fn follow(
                         let (record, _) = store.load_container(&id).ok()?;
                         let timeout = record.stop_timeout.map(std::time::Duration::from_secs);
                         lifecycle::stop(&store, &id, timeout).ok()?;
-                        Some(record.name)
+                        printer.status(format!("Container {}  Stopped", record.name));
+                        Some(())
                     })
                 })
                 .collect();
-            for t in stopping {
-                if let Ok(Some(name)) = t.join() {
-                    printer.status(format!("Container {name}  Stopped"));
+            std::thread::spawn(move || {
+                for t in stops {
+                    let _ = t.join();
                 }
-            }
+                let _ = done.send(());
+            });
+            // A second Ctrl-C while they stop: kill them.
             if signals.next().is_some() {
                 for id in &ids {
                     let _ = lifecycle::kill(&store, id, nix::sys::signal::Signal::SIGKILL as i32);
@@ -240,6 +246,12 @@ pub(super) fn follow(
         .collect();
     for t in threads {
         let _ = t.join();
+    }
+    // The streams end as the containers exit; the stops report after that.
+    if let Some(all_stopped) =
+        stopped.filter(|_| stopping.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        let _ = all_stopped.recv_timeout(std::time::Duration::from_secs(60));
     }
     Ok(ExitStatus::Success)
 }
