@@ -346,16 +346,6 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
         (_, true) => Recreate::Never,
         _ => Recreate::Changed,
     };
-    // A foreground `up` owns Ctrl-C from the start: one pressed while services start stops
-    // them once they have.
-    let foreground = if args.detach {
-        None
-    } else {
-        Some(signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?)
-    };
     let mut started: Vec<(String, String)> = Vec::new();
     let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in &order {
@@ -389,7 +379,14 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
     if args.detach {
         return Ok(ExitStatus::Success);
     }
-    let stop_project = foreground.map(|signals| (project.name.as_str(), signals));
+    // Ctrl-C stops the services from here on; before (a build, a dependency's wait) it
+    // interrupts `up` itself and leaves what started running, as an interrupted
+    // `docker compose up` does.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let stop_project = Some((project.name.as_str(), signals));
     if !args.watch {
         return output::follow(&machine.store, &started, stop_project, false, ctx);
     }

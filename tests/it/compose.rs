@@ -175,6 +175,25 @@ fn signal_compose(ctx: &TestContext, verb: &str, signal: nix::sys::signal::Signa
     }
 }
 
+/// Whether this test's `devbox compose VERB` has a SIGINT handler (`SigCgt` in its status).
+fn catches_sigint(ctx: &TestContext, verb: &str) -> bool {
+    let root = ctx.root.display().to_string();
+    pids_with(&[&root, "compose", &format!(" {verb}")])
+        .iter()
+        .any(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+                .is_some_and(|mask| mask & (1 << (libc_sigint() - 1)) != 0)
+        })
+}
+
+fn libc_sigint() -> u32 {
+    nix::sys::signal::Signal::SIGINT as u32
+}
+
 /// Host pids whose command line has every one of `needles`.
 fn pids_with(needles: &[&str]) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -570,10 +589,11 @@ fn foreground_up_streams_prefixed_logs_and_ctrl_c_stops_the_services() {
     );
     let cmd = p.cmd(&["up"]).timeout(Duration::from_secs(60));
     let foreground = std::thread::spawn(move || cmd.run());
-    poll("the service running", Duration::from_secs(20), || {
-        p.run(&["ps"]).stdout.contains("fg-ticker-1")
+    // Once the services run, `up` catches SIGINT (it does not before: a build or a wait is
+    // interrupted as usual).
+    poll("up catching SIGINT", Duration::from_secs(30), || {
+        catches_sigint(&ctx, "up")
     });
-    std::thread::sleep(Duration::from_millis(500));
     signal_compose(&ctx, "up", nix::sys::signal::SIGINT);
     let out = foreground.join().expect("the foreground up");
     out.success()
