@@ -670,3 +670,42 @@ fn watch_syncs_files_and_rebuilds_when_requirements_change() {
         .stderr_contains("Rebuilding service `app` after changes were detected");
     p.run(&["down"]).success();
 }
+
+#[test]
+fn up_watch_follows_logs_and_syncs_until_ctrl_c() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox");
+    let p = Project::new(
+        &ctx,
+        "uw",
+        "services:\n\
+         \x20 app:\n\
+         \x20   image: busybox:latest\n\
+         \x20   command: [\"sh\", \"-c\", \"mkdir -p /app; echo watching; exec sleep 1000\"]\n\
+         \x20   stop_grace_period: 1s\n\
+         \x20   develop:\n\
+         \x20     watch:\n\
+         \x20       - {path: ./src, action: sync, target: /app}\n",
+    );
+    p.write("src/page.txt", "v0\n");
+    let cmd = p.cmd(&["up", "--watch"]).timeout(Duration::from_secs(90));
+    let foreground = std::thread::spawn(move || cmd.run());
+    poll("up catching SIGINT", Duration::from_secs(30), || {
+        catches_sigint(&ctx, "up")
+    });
+    let mut n = 0;
+    poll("an edit synced", Duration::from_secs(30), || {
+        n += 1;
+        p.write("src/page.txt", &format!("v{n}\n"));
+        std::thread::sleep(Duration::from_millis(800));
+        p.exec("app", "cat /app/page.txt") == format!("v{n}\n")
+    });
+    signal_compose(&ctx, "up", nix::sys::signal::SIGINT);
+    let out = foreground.join().expect("the foreground up");
+    out.success()
+        .stdout_contains("app | watching")
+        .stderr_contains("Watch enabled")
+        .stderr_contains("Syncing service `app` after changes were detected")
+        .stderr_contains("Container uw-app-1  Stopped");
+    p.run(&["down"]).success();
+}
