@@ -709,3 +709,30 @@ fn up_watch_follows_logs_and_syncs_until_ctrl_c() {
         .stderr_contains("Container uw-app-1  Stopped");
     p.run(&["down"]).success();
 }
+
+#[test]
+fn pull_fetches_image_services_and_skips_built_ones() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "newuidmap", "busybox", "registry");
+    let registry = crate::support::registry::Registry::start();
+    let remote = format!("{}/tools/busybox:1.0", registry.host());
+    let p = Project::new(
+        &ctx,
+        "pl",
+        &format!(
+            "services:\n\
+             \x20 cache:\n\
+             \x20   image: {remote}\n\
+             \x20 app:\n\
+             \x20   build: .\n"
+        ),
+    );
+    ctx.devbox(&["push", "busybox:latest", &remote]).success();
+    p.run(&["pull"])
+        .success()
+        .stderr_contains("Service cache  Pulled")
+        .stderr_contains("Service app  Skipped");
+    ctx.devbox(&["images"])
+        .success()
+        .stdout_contains("tools/busybox");
+}
