@@ -42,14 +42,12 @@ pub(super) fn exec(project: &Project, args: ExecArgs, ctx: &Context) -> anyhow::
         .into());
     }
     let tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal();
-    let mut env_items = args.env.clone();
-    env_items.retain(|e| !e.is_empty());
     crate::commands::exec::exec(
         crate::cli::container::ExecArgs {
             interactive: !args.detach,
             tty,
             detach: args.detach,
-            env: env_items,
+            env: args.env,
             workdir: args.workdir,
             user: args.user,
             container: name,
