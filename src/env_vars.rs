@@ -11,6 +11,8 @@ pub const DEVBOX_STORAGE_DRIVER: &str = "DEVBOX_STORAGE_DRIVER";
 pub const DEVBOX_NO_PROGRESS: &str = "DEVBOX_NO_PROGRESS";
 /// Respected as the usual convention: no colours in output.
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Compose profiles to enable, comma-separated (as `--profile` does).
+pub const COMPOSE_PROFILES: &str = "COMPOSE_PROFILES";
 /// XDG base directories (read through the `dirs` crate and directly).
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 /// Used by integration tests: a comma-separated list of capabilities

@@ -1,8 +1,20 @@
-//! `devbox compose up|down|ps|logs|config`, and `devbox up` / `devbox down`.
+//! `devbox compose ...`, and `devbox up` / `devbox down`.
 //!
 //! Services run as detached containers (each with its monitor) on the host's network, so
 //! they reach each other on localhost and by service name (/etc/hosts); see
 //! `compose::plan` for why, and the book's Compose chapter for what that means.
+//!
+//! `up` converges: each selected service, in dependency order, after its dependencies meet
+//! their `depends_on` condition (`wait`), gets `replicas` containers; a container whose
+//! config hash or image changed is recreated, an unchanged one is left running (or started).
+//! The other verbs live in `verbs` (start, stop, rm, top, build, pull), `oneoff` (exec,
+//! run), `output` (ps, logs) and `watch`.
+
+mod oneoff;
+mod output;
+mod verbs;
+mod wait;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,13 +24,18 @@ use anyhow::Context as _;
 
 use crate::build::builder::{self, BuildRequest};
 use crate::build::executor::Runtime;
-use crate::cli::compose::{ComposeArgs, ComposeCommand, DownArgs, LogsArgs, UpArgs};
+use crate::cli::compose::{ComposeArgs, ComposeCommand, DownArgs, RemoveImages, UpArgs};
 use crate::compose::model::Restart;
-use crate::compose::plan::{self, ImageSource, ServicePlan, LABEL_PROJECT, LABEL_SERVICE};
+use crate::compose::plan::{
+    self, ImageSource, ServicePlan, LABEL_CONFIG_HASH, LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT,
+    LABEL_SERVICE,
+};
+use crate::compose::select::{self, SelectError};
 use crate::compose::{self, LoadInput, Project, SourceFile};
 use crate::context::Context;
 use crate::image::Reference;
-use crate::runtime::{create, lifecycle, logs, monitor, remove, rootfs, userns};
+use crate::runtime::idmap::IdMapping;
+use crate::runtime::{create, lifecycle, monitor, remove, rootfs, userns};
 use crate::spec::container::Network;
 use crate::spec::mount::MountRequest;
 use crate::spec::restart::RestartPolicy;
@@ -44,7 +61,8 @@ pub fn compose(args: ComposeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     if files.is_empty() {
         return Err(no_compose_file(&cwd));
     }
-    let project = load_files(&files, args.project_name.as_deref(), ctx)?;
+    let mut project = load_files(&files, args.project_name.as_deref(), ctx)?;
+    project.profiles.splice(0..0, args.profiles);
     run(project, args.command, ctx)
 }
 
@@ -56,13 +74,23 @@ pub fn run(
     match command {
         ComposeCommand::Up(a) => up(&loaded, &a, ctx),
         ComposeCommand::Down(a) => down(&loaded.project, &a, ctx),
-        ComposeCommand::Ps => ps(&loaded.project, ctx),
-        ComposeCommand::Logs(a) => show_logs(&loaded.project, &a, ctx),
+        ComposeCommand::Ps(a) => output::ps(&loaded.project, &a, ctx),
+        ComposeCommand::Logs(a) => output::logs(&loaded.project, &a, ctx),
         ComposeCommand::Config => {
             ctx.printer
                 .data(compose::config_yaml(&loaded.project).trim_end());
             Ok(ExitStatus::Success)
         }
+        ComposeCommand::Start(a) => verbs::start(&loaded.project, &a, ctx),
+        ComposeCommand::Stop(a) => verbs::stop(&loaded.project, &a, ctx),
+        ComposeCommand::Restart(a) => verbs::restart(&loaded.project, &a, ctx),
+        ComposeCommand::Rm(a) => verbs::rm(&loaded.project, &a, ctx),
+        ComposeCommand::Top(a) => verbs::top(&loaded.project, &a, ctx),
+        ComposeCommand::Build(a) => verbs::build(&loaded, &a, ctx),
+        ComposeCommand::Pull(a) => verbs::pull(&loaded.project, &a, ctx),
+        ComposeCommand::Exec(a) => oneoff::exec(&loaded.project, a, ctx),
+        ComposeCommand::Run(a) => oneoff::run(&loaded, a, ctx),
+        ComposeCommand::Watch(a) => watch::watch(&loaded, &a, ctx),
     }
 }
 
@@ -80,10 +108,12 @@ pub fn default_file(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A loaded project and the directory it is relative to.
+/// A loaded project, the directory it is relative to and the active profiles.
 pub struct LoadedProject {
     pub project: Project,
     pub dir: PathBuf,
+    /// `--profile` flags, then `COMPOSE_PROFILES`.
+    pub profiles: Vec<String>,
 }
 
 /// Reads and loads compose files (plus `.env` and `env_file`s next to the first).
@@ -146,6 +176,12 @@ pub fn load_sources(
     Ok(LoadedProject {
         project: loaded.project,
         dir: dir.to_path_buf(),
+        profiles: select::active_profiles(
+            &[],
+            std::env::var(crate::env_vars::COMPOSE_PROFILES)
+                .ok()
+                .as_deref(),
+        ),
     })
 }
 
@@ -229,59 +265,123 @@ fn running(store: &Store, id: &str) -> bool {
     crate::store::lock::Lock::is_held(&store.container_dirs(id).lock())
 }
 
+/// What the commands that act on a project need from the machine.
+struct Machine {
+    store: Store,
+    mapping: IdMapping,
+}
+
+impl Machine {
+    fn new(ctx: &Context) -> anyhow::Result<Machine> {
+        let store = ctx.store()?;
+        let mapping = ctx.id_mapping()?;
+        let (_driver, note) = rootfs::choose(&store, ctx.requested_driver(), &mapping)?;
+        if let Some(note) = note {
+            ctx.printer.warn(note);
+        }
+        Ok(Machine { store, mapping })
+    }
+
+    /// Pulls a base image the store lacks, as `devbox build` does.
+    fn puller<'a>(&self, ctx: &'a Context) -> super::build::RegistryPuller<'a> {
+        super::build::RegistryPuller {
+            ctx,
+            printer: ctx.printer,
+            mapping: self.mapping.clone(),
+            tls_verify: true,
+        }
+    }
+
+    fn runtime<'a>(
+        &'a self,
+        ctx: &'a Context,
+        puller: &'a super::build::RegistryPuller<'a>,
+    ) -> Runtime<'a> {
+        Runtime {
+            store: &self.store,
+            puller: Some(puller),
+            mapping: self.mapping.clone(),
+            host: &ctx.paths.host,
+            quiet: true,
+        }
+    }
+}
+
+/// When `up` replaces a service's existing containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recreate {
+    /// When the config hash or the image changed (compose's default).
+    Changed,
+    Always,
+    Never,
+}
+
+/// `--scale web=3` flags.
+fn parse_scale(flags: &[String], project: &Project) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut out = BTreeMap::new();
+    for flag in flags {
+        let parsed = flag
+            .split_once('=')
+            .and_then(|(s, n)| Some((s.to_string(), n.parse::<u32>().ok()?)));
+        let Some((service, n)) = parsed else {
+            return Err(UserError::new(format!("invalid --scale `{flag}`"))
+                .with_hint("give SERVICE=N, e.g. `--scale web=3`")
+                .into());
+        };
+        if !project.services.contains_key(&service) {
+            return Err(SelectError::NoSuchService(service).into());
+        }
+        out.insert(service, n);
+    }
+    Ok(out)
+}
+
+/// The services `names` in start order, after checking they exist.
+fn in_start_order(
+    project: &Project,
+    names: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<Vec<String>> {
+    Ok(compose::start_order(project)?
+        .into_iter()
+        .filter(|s| names.contains(s))
+        .collect())
+}
+
 fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let project = &loaded.project;
+    let selected = select::select(project, &loaded.profiles, &args.services, !args.no_deps)?;
+    let scale = parse_scale(&args.scale, project)?;
     let plans: BTreeMap<String, ServicePlan> = plan::plan(project)?
         .into_iter()
         .map(|p| (p.service.clone(), p))
         .collect();
-    let order = compose::start_order(project)?;
-    let store = ctx.store()?;
-    let mapping = ctx.id_mapping()?;
-    let (driver, note) = rootfs::choose(&store, ctx.requested_driver(), &mapping)?;
-    if let Some(note) = note {
-        ctx.printer.warn(note);
-    }
-    let puller = super::build::RegistryPuller {
-        ctx,
-        printer: ctx.printer,
-        mapping: mapping.clone(),
-        tls_verify: true,
+    let order = in_start_order(project, &selected)?;
+    let machine = Machine::new(ctx)?;
+    let recreate = match (args.force_recreate, args.no_recreate) {
+        (true, _) => Recreate::Always,
+        (_, true) => Recreate::Never,
+        _ => Recreate::Changed,
     };
-    let runtime = Runtime {
-        store: &store,
-        puller: Some(&puller),
-        mapping: mapping.clone(),
-        host: &ctx.paths.host,
-        quiet: true,
-    };
-    let _ = driver;
-    let mut started = Vec::new();
+    let mut started: Vec<(String, String)> = Vec::new();
+    let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in &order {
-        if !args.services.is_empty() && !args.services.contains(name) {
-            continue;
-        }
         let service = &plans[name];
-        let image = service_image(&store, &runtime, service, args.build, ctx)?;
-        if let Ok(id) = store.resolve_container(&service.container_name) {
-            if running(&store, &id) && !args.build {
-                ctx.printer
-                    .status(format!("Container {}  Running", service.container_name));
-                started.push((name.clone(), id));
-                continue;
-            }
-            remove::remove_container(&store, &mapping, &id, true)?;
-        }
-        let request = request_for(service, &image, &loaded.dir, ctx)?;
-        let image_record = store.resolve_image(&image)?;
-        let (record, _) = create::create(&store, &image_record, &request)?;
-        monitor::start_detached(&ctx.paths, &record.id)
-            .with_context(|| format!("cannot start service `{name}`"))?;
-        ctx.printer
-            .status(format!("Container {}  Started", service.container_name));
-        started.push((name.clone(), record.id));
+        wait::dependencies(
+            &machine.store,
+            project,
+            name,
+            &by_service,
+            args.wait_timeout.map(Duration::from_secs),
+            ctx,
+        )?;
+        let replicas = scale.get(name).copied().unwrap_or(service.replicas);
+        let ids = converge(
+            &machine, service, replicas, args.build, recreate, loaded, ctx,
+        )?;
+        started.extend(ids.iter().map(|id| (name.clone(), id.clone())));
+        by_service.insert(name.clone(), ids);
     }
-    for service in plans.values() {
+    for service in order.iter().map(|s| &plans[s]) {
         for p in &service.ports {
             let port = p.container_port;
             ctx.printer.status(format!(
@@ -295,58 +395,121 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
     if args.detach {
         return Ok(ExitStatus::Success);
     }
-    follow(&store, &started, ctx)
-}
-
-/// Streams every service's output, `service  | line`, until they all end; Ctrl-C stops them.
-fn follow(
-    store: &Store,
-    containers: &[(String, String)],
-    ctx: &Context,
-) -> anyhow::Result<ExitStatus> {
-    let width = containers.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
-    let ids: Vec<String> = containers.iter().map(|(_, id)| id.clone()).collect();
-    let mut signals = signal_hook::iterator::Signals::new([
+    // Ctrl-C stops the services from here on; before (a build, a dependency's wait) it
+    // interrupts `up` itself and leaves what started running, as an interrupted
+    // `docker compose up` does.
+    let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
     ])?;
-    let stopper = {
-        let store = store.clone();
-        let printer = ctx.printer;
-        std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                printer.status("Gracefully stopping... (press Ctrl+C again to force)");
-                for id in &ids {
-                    let _ = lifecycle::stop(&store, id, None);
-                }
-            }
-        })
-    };
-    let threads: Vec<_> = containers
-        .iter()
-        .map(|(service, id)| {
-            let dirs = store.container_dirs(id);
-            let printer = ctx.printer;
-            let prefix = format!("{service:<width$} | ");
-            std::thread::spawn(move || {
-                let _ = logs::show(
-                    &dirs.log(),
-                    &dirs.lock(),
-                    &logs::LogQuery::default(),
-                    true,
-                    |_, line| {
-                        let text = String::from_utf8_lossy(line);
-                        printer.data(format!("{prefix}{}", text.trim_end_matches('\n')));
-                    },
-                );
-            })
-        })
-        .collect();
-    for t in threads {
-        let _ = t.join();
+    let stop_project = Some((project.name.as_str(), signals));
+    if !args.watch {
+        return output::follow(&machine.store, &started, stop_project, false, ctx);
     }
-    drop(stopper);
-    Ok(ExitStatus::Success)
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch::run(loaded, &args.services, &stop, ctx));
+        let followed = output::follow(&machine.store, &started, stop_project, false, ctx);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match watcher.join() {
+            Ok(Err(e)) => ctx.printer.warn(format!("watch: {e:#}")),
+            Err(_) => ctx.printer.warn("watch: the watcher failed"),
+            Ok(Ok(())) => {}
+        }
+        followed
+    })
+}
+
+/// Brings `service` to `replicas` containers and returns their ids: builds its image when
+/// needed, recreates containers whose config hash or image changed (per `recreate`), starts
+/// stopped ones, removes replicas beyond the count.
+fn converge(
+    machine: &Machine,
+    service: &ServicePlan,
+    replicas: u32,
+    force_build: bool,
+    recreate: Recreate,
+    loaded: &LoadedProject,
+    ctx: &Context,
+) -> anyhow::Result<Vec<String>> {
+    let store = &machine.store;
+    let custom_name =
+        service.container_name != format!("{}-{}-1", service.project, service.service);
+    if replicas > 1 && custom_name {
+        return Err(UserError::new(format!(
+            "service `{}` sets container_name `{}`, so it cannot run {replicas} replicas",
+            service.service, service.container_name
+        ))
+        .with_hint("remove `container_name:` to scale the service")
+        .into());
+    }
+    let puller = machine.puller(ctx);
+    let image = service_image(
+        store,
+        &machine.runtime(ctx, &puller),
+        service,
+        force_build,
+        ctx,
+    )?;
+    let image_id = store.resolve_image(&image)?.id;
+    let mut ids = Vec::new();
+    for n in 1..=replicas {
+        let name = service.container_for(n);
+        let existing = store.resolve_container(&name).ok();
+        if let Some(id) = &existing {
+            let (record, _) = store.load_container(id)?;
+            let changed = record.labels.get(LABEL_CONFIG_HASH)
+                != service.labels.get(LABEL_CONFIG_HASH)
+                || record.image_id != image_id;
+            let replace = match recreate {
+                Recreate::Always => true,
+                Recreate::Never => false,
+                Recreate::Changed => changed,
+            };
+            if !replace {
+                if running(store, id) {
+                    ctx.printer.status(format!("Container {name}  Running"));
+                } else {
+                    lifecycle::start(&ctx.paths, store, id)
+                        .with_context(|| format!("cannot start service `{}`", service.service))?;
+                    ctx.printer.status(format!("Container {name}  Started"));
+                }
+                ids.push(id.clone());
+                continue;
+            }
+            stop_and_remove(machine, id, service.stop_timeout)?;
+        }
+        let mut request = request_for(service, &image, &loaded.dir, ctx)?;
+        request.name = Some(name.clone());
+        request.labels.insert(LABEL_NUMBER.into(), n.to_string());
+        request.labels.insert(LABEL_ONEOFF.into(), "False".into());
+        let image_record = store.resolve_image(&image)?;
+        let (record, _) = create::create(store, &image_record, &request)?;
+        monitor::start_detached(&ctx.paths, &record.id)
+            .with_context(|| format!("cannot start service `{}`", service.service))?;
+        let verb = if existing.is_some() {
+            "Recreated"
+        } else {
+            "Started"
+        };
+        ctx.printer.status(format!("Container {name}  {verb}"));
+        ids.push(record.id);
+    }
+    for c in project_containers(store, &service.project)? {
+        if c.service == service.service && !c.oneoff && c.number > replicas {
+            stop_and_remove(machine, &c.id, service.stop_timeout)?;
+            ctx.printer.status(format!("Container {}  Removed", c.name));
+        }
+    }
+    Ok(ids)
+}
+
+fn stop_and_remove(machine: &Machine, id: &str, timeout: Option<u64>) -> anyhow::Result<()> {
+    if running(&machine.store, id) {
+        lifecycle::stop(&machine.store, id, timeout.map(Duration::from_secs))?;
+    }
+    remove::remove_container(&machine.store, &machine.mapping, id, true)?;
+    Ok(())
 }
 
 /// A service's container request. Services share the host's network: published ports are
@@ -401,9 +564,9 @@ fn request_for(
         auto_remove: false,
         restart: restart_policy(service.restart),
         init: service.init,
-        stop_signal: None,
-        stop_timeout: None,
-        health: Default::default(),
+        stop_signal: service.stop_signal.clone(),
+        stop_timeout: service.stop_timeout,
+        health: service.health.clone(),
         labels: service.labels.clone(),
         keep_id: service
             .keep_id
@@ -413,18 +576,53 @@ fn request_for(
     })
 }
 
-/// The project's containers: (service, id), oldest first.
-fn project_containers(store: &Store, project: &str) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(store
+/// One of a project's containers, found by its labels.
+#[derive(Debug, Clone)]
+struct ProjectContainer {
+    service: String,
+    id: String,
+    name: String,
+    /// The replica number (`com.docker.compose.container-number`, else 1).
+    number: u32,
+    /// A `compose run` container.
+    oneoff: bool,
+}
+
+/// The project's containers, by service then replica number.
+fn project_containers(store: &Store, project: &str) -> anyhow::Result<Vec<ProjectContainer>> {
+    let mut out: Vec<ProjectContainer> = store
         .list_containers()?
         .into_iter()
         .filter(|(r, _)| r.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project))
-        .map(|(r, _)| {
-            (
-                r.labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-                r.id,
-            )
+        .map(|(r, _)| ProjectContainer {
+            service: r.labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+            number: r
+                .labels
+                .get(LABEL_NUMBER)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1),
+            oneoff: r.labels.get(LABEL_ONEOFF).map(String::as_str) == Some("True"),
+            id: r.id,
+            name: r.name,
         })
+        .collect();
+    out.sort_by(|a, b| (&a.service, a.number, &a.name).cmp(&(&b.service, b.number, &b.name)));
+    Ok(out)
+}
+
+/// The project's service containers (no `run` ones) of the services `names` (all when
+/// empty); a name that is not a service fails.
+fn service_containers(
+    store: &Store,
+    project: &Project,
+    names: &[String],
+) -> anyhow::Result<Vec<ProjectContainer>> {
+    if let Some(unknown) = names.iter().find(|n| !project.services.contains_key(*n)) {
+        return Err(SelectError::NoSuchService(unknown.clone()).into());
+    }
+    Ok(project_containers(store, &project.name)?
+        .into_iter()
+        .filter(|c| !c.oneoff && (names.is_empty() || names.contains(&c.service)))
         .collect())
 }
 
@@ -433,8 +631,9 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
     let (mapping, _) = userns::detect_mapping(&ctx.paths.host)?;
     let containers = project_containers(&store, &project.name)?;
     let mut volumes = std::collections::BTreeSet::new();
-    for (_, id) in containers.iter().rev() {
-        let (record, _) = store.load_container(id)?;
+    let mut images = std::collections::BTreeSet::new();
+    for c in containers.iter().rev() {
+        let (record, _) = store.load_container(&c.id)?;
         volumes.extend(
             record
                 .spec
@@ -442,10 +641,12 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
                 .iter()
                 .filter_map(|b| store.volume_of(&b.source)),
         );
-        if running(&store, id) {
-            lifecycle::stop(&store, id, None)?;
+        if running(&store, &c.id) {
+            lifecycle::stop(&store, &c.id, record.stop_timeout.map(Duration::from_secs))?;
+            ctx.printer
+                .status(format!("Container {}  Stopped", record.name));
         }
-        remove::remove_container(&store, &mapping, id, true)?;
+        remove::remove_container(&store, &mapping, &c.id, true)?;
         ctx.printer
             .status(format!("Container {}  Removed", record.name));
     }
@@ -467,54 +668,30 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
             }
         }
     }
-    Ok(ExitStatus::Success)
-}
-
-fn ps(project: &Project, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let store = ctx.store()?;
-    ctx.printer
-        .data(format!("{:<32}{:<16}{}", "NAME", "SERVICE", "STATUS"));
-    for (service, id) in project_containers(&store, &project.name)? {
-        let (record, state) = store.load_container(&id)?;
-        let status = if running(&store, &id) {
-            "running".to_string()
-        } else {
-            match state.exit_code {
-                Some(code) => format!("exited ({code})"),
-                None => "exited".to_string(),
+    if let Some(which) = args.rmi {
+        for service in plan::plan(project)? {
+            match (&service.image, which) {
+                (ImageSource::Build { tag, .. }, RemoveImages::Local)
+                    if project.services[&service.service].image.is_none() =>
+                {
+                    images.insert(tag.clone());
+                }
+                (ImageSource::Build { tag, .. }, RemoveImages::All) => {
+                    images.insert(tag.clone());
+                }
+                (ImageSource::Image(name), RemoveImages::All) => {
+                    images.insert(name.clone());
+                }
+                _ => {}
             }
-        };
-        ctx.printer
-            .data(format!("{:<32}{:<16}{status}", record.name, service));
-    }
-    Ok(ExitStatus::Success)
-}
-
-fn show_logs(project: &Project, args: &LogsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let store = ctx.store()?;
-    let containers: Vec<(String, String)> = project_containers(&store, &project.name)?
-        .into_iter()
-        .filter(|(s, _)| args.services.is_empty() || args.services.contains(s))
-        .collect();
-    if args.follow {
-        return follow(&store, &containers, ctx);
-    }
-    let width = containers.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
-    for (service, id) in &containers {
-        let dirs = store.container_dirs(id);
-        logs::show(
-            &dirs.log(),
-            &dirs.lock(),
-            &logs::LogQuery::default(),
-            false,
-            |_, line| {
-                let text = String::from_utf8_lossy(line);
-                ctx.printer.data(format!(
-                    "{service:<width$} | {}",
-                    text.trim_end_matches('\n')
-                ));
-            },
-        )?;
+        }
+        for image in images {
+            match store.remove_image(&image, false) {
+                Ok(_) => ctx.printer.status(format!("Image {image}  Removed")),
+                Err(crate::store::StoreError::NoSuchImage(_)) => {}
+                Err(e) => ctx.printer.warn(format!("image {image}: {e}")),
+            }
+        }
     }
     Ok(ExitStatus::Success)
 }

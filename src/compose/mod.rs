@@ -16,6 +16,8 @@ pub mod model;
 pub mod order;
 pub mod plan;
 pub mod render;
+pub mod select;
+pub mod watch;
 pub mod yaml;
 
 pub use error::{ComposeError, Problem, Warning};

@@ -8,13 +8,20 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{MountType, Project, Protocol, Restart, Service};
+use super::model::{Healthcheck, MountType, Project, Protocol, Restart, Service};
+use crate::spec::health::HealthOverrides;
 use crate::spec::mount::{BindMount, MountRequest, TmpfsMount, VolumeMount};
 use crate::spec::port::{self, PortMapping};
 
 /// Labels compose puts on what it creates; `down` and `ps` find containers by them.
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
+/// The hash of the service's configuration: `up` recreates a container whose hash changed.
+pub const LABEL_CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// The replica's number (`<project>-<service>-<N>`).
+pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
+/// `True` on `compose run` containers, which `up`, `ps` and `scale` leave alone.
+pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 
 /// Where a service's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,83 @@ pub struct ServicePlan {
     pub interactive: bool,
     /// The other services' names, resolved to the shared loopback.
     pub extra_hosts: Vec<(String, String)>,
+    pub project: String,
+    /// `deploy.replicas` (1 when unset); `up --scale` overrides it.
+    pub replicas: u32,
+    /// The compose `healthcheck:` over the image's HEALTHCHECK.
+    pub health: HealthOverrides,
+    pub stop_signal: Option<String>,
+    /// `stop_grace_period`, in whole seconds.
+    pub stop_timeout: Option<u64>,
+    /// `develop.watch` rules.
+    pub watch: Vec<super::model::Watch>,
+}
+
+impl ServicePlan {
+    /// Replica `n`'s container: `container_name` for a service that sets one (it has one
+    /// replica), else compose v2's `<project>-<service>-<n>`.
+    pub fn container_for(&self, n: u32) -> String {
+        if n == 1 {
+            return self.container_name.clone();
+        }
+        format!("{}-{}-{n}", self.project, self.service)
+    }
+}
+
+/// Compose's config hash: the service as configured, less what does not change the
+/// container (build instructions: a rebuilt image is caught by its id; replicas; ordering;
+/// profiles; watch rules). Hex SHA-256 of its JSON.
+pub fn config_hash(service: &Service) -> String {
+    use sha2::Digest as _;
+    let mut s = service.clone();
+    s.build = None;
+    s.deploy = None;
+    s.depends_on.clear();
+    s.profiles.clear();
+    s.develop = None;
+    let json = serde_json::to_vec(&s).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(json))
+}
+
+/// Quotes one word for `/bin/sh` (a `CMD` healthcheck runs as a `CMD-SHELL` one).
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The compose `healthcheck:` as `--health-*` flags: `disable: true` or `test: [NONE]`
+/// disables the image's check; durations and retries override the image's.
+pub fn health(check: Option<&Healthcheck>) -> HealthOverrides {
+    let Some(h) = check else {
+        return HealthOverrides::default();
+    };
+    let duration =
+        |d: Option<super::model::Duration>| d.map(|d| std::time::Duration::from_nanos(d.nanos));
+    let cmd = match h.test.split_first() {
+        Some((kind, [cmd])) if kind == "CMD-SHELL" => Some(cmd.clone()),
+        Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(
+            rest.iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    };
+    HealthOverrides {
+        cmd,
+        interval: duration(h.interval),
+        timeout: duration(h.timeout),
+        start_period: duration(h.start_period),
+        retries: h.retries,
+        disabled: h.disable || h.test.first().is_some_and(|t| t == "NONE"),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,6 +252,12 @@ pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
             let mut labels = service.labels.clone();
             labels.insert(LABEL_PROJECT.into(), project.name.clone());
             labels.insert(LABEL_SERVICE.into(), name.clone());
+            labels.insert(LABEL_CONFIG_HASH.into(), config_hash(service));
+            let replicas = service
+                .deploy
+                .as_ref()
+                .and_then(|d| d.replicas)
+                .unwrap_or(1);
             let keep_id = match service.userns_mode.as_deref() {
                 None | Some("") => false,
                 Some("keep-id") => true,
@@ -215,6 +305,18 @@ pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
                 tty: service.tty.unwrap_or(false),
                 interactive: service.stdin_open.unwrap_or(false),
                 extra_hosts,
+                project: project.name.clone(),
+                replicas,
+                health: health(service.healthcheck.as_ref()),
+                stop_signal: service.stop_signal.clone(),
+                stop_timeout: service
+                    .stop_grace_period
+                    .map(|d| d.nanos.div_ceil(1_000_000_000)),
+                watch: service
+                    .develop
+                    .as_ref()
+                    .map(|d| d.watch.clone())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -288,6 +390,36 @@ mod tests {
         assert_eq!(web.hostname, "web");
         let redis = plans.iter().find(|s| s.service == "redis").unwrap();
         assert_eq!(redis.image, ImageSource::Image("redis:alpine".into()));
+    }
+
+    #[test]
+    fn healthchecks_replicas_and_the_config_hash() {
+        let yaml = "services:\n  db:\n    image: db\n    deploy:\n      replicas: 3\n    stop_grace_period: 1500ms\n    healthcheck:\n      test: [\"CMD\", \"pg_isready\", \"-U\", \"it's me\"]\n      interval: 2s\n      retries: 5\n  off:\n    image: db\n    healthcheck:\n      test: [\"NONE\"]\n  shell:\n    image: db\n    healthcheck:\n      test: redis-cli ping\n";
+        let plans = plan(&project(yaml)).unwrap();
+        let db = &plans[0];
+        assert_eq!(db.replicas, 3);
+        assert_eq!(
+            (db.container_for(1).as_str(), db.container_for(3).as_str()),
+            ("shop-db-1", "shop-db-3")
+        );
+        assert_eq!(db.stop_timeout, Some(2));
+        assert_eq!(
+            db.health.cmd.as_deref(),
+            Some("pg_isready -U 'it'\\''s me'")
+        );
+        assert_eq!(db.health.interval, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(db.health.retries, Some(5));
+        assert!(plans[1].health.disabled);
+        assert_eq!(plans[2].health.cmd.as_deref(), Some("redis-cli ping"));
+
+        // Replicas and ordering do not change the hash; the command does.
+        let base = project("services:\n  a:\n    image: x\n    command: [\"one\"]\n");
+        let scaled = project("services:\n  a:\n    image: x\n    command: [\"one\"]\n    deploy:\n      replicas: 2\n    profiles: [p]\n");
+        let changed = project("services:\n  a:\n    image: x\n    command: [\"two\"]\n");
+        let hash = |p: &Project| plan(p).unwrap()[0].labels[LABEL_CONFIG_HASH].clone();
+        assert_eq!(hash(&base), hash(&scaled));
+        assert_ne!(hash(&base), hash(&changed));
+        assert_eq!(hash(&base).len(), 64);
     }
 
     #[test]

@@ -120,7 +120,15 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         tty_group_mapped: mapping.host_uid(5).is_some(),
     };
     // The storage driver's one decision: how the root is mounted.
-    let root = rootfs::plan(driver, store, image, dirs, &layer, in_userns, spec.auto_remove);
+    let root = rootfs::plan(
+        driver,
+        store,
+        image,
+        dirs,
+        &layer,
+        in_userns,
+        spec.auto_remove,
+    );
     let mounts = plan::mount_plan(root, &etc, spec, ids);
     let init = InitSpec {
         run: spec.clone(),

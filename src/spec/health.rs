@@ -26,7 +26,7 @@ pub struct HealthConfig {
 }
 
 /// `--health-*` flags and the image's HEALTHCHECK, in Docker's units.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthOverrides {
     pub cmd: Option<String>,
     pub interval: Option<Duration>,
