@@ -381,3 +381,33 @@ fn django_example_serves_and_reloads_offline() {
         tests: false,
     });
 }
+
+#[test]
+fn devbox_test_of_the_pytest_example_returns_the_runner_code_and_writes_nothing() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "slirp4netns", "mmdebstrap", "pyindex");
+    import_python_slim(&ctx);
+    let index = crate::support::pyindex::PyIndex::start();
+    let dir = copy_example(&ctx, "pytest-project");
+    let before = tree(&dir);
+    let devbox_test = || {
+        let mut cmd = ctx
+            .devbox_cmd(&["test"])
+            .current_dir(&dir)
+            .timeout(std::time::Duration::from_secs(600));
+        for (key, value) in index.env() {
+            cmd = cmd.env(key, value);
+        }
+        cmd.run()
+    };
+    devbox_test().success().stdout_contains(" passed");
+    assert_eq!(tree(&dir), before, "no .pytest_cache, no __pycache__");
+
+    ctx.write_file(
+        "pytest-project/tests/test_broken.py",
+        "def test_broken():\n    assert 1 + 1 == 3\n",
+    );
+    let out = devbox_test();
+    out.code_is(1);
+    out.stdout_contains("1 failed");
+}
