@@ -46,7 +46,8 @@ fn build_dev_image(
         dockerfile: generated.dockerfile.clone(),
         tags: vec![Reference::parse(&tag)?],
         target: Some("dev".into()),
-        build_args: BTreeMap::new(),
+        // A package index mirror set in the environment, as `devbox up`'s compose file passes it.
+        build_args: crate::python::render::index_build_args(),
         no_cache: false,
         network: Network::Slirp4netns,
         labels: BTreeMap::new(),

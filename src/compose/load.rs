@@ -240,6 +240,14 @@ impl Loaded {
                 environment.insert(key.clone(), resolved);
             }
             service.environment = environment;
+            // A bare build arg takes the environment's value too, else stays unset.
+            if let Some(build) = &mut service.build {
+                for (key, value) in &mut build.args {
+                    if value.is_none() {
+                        *value = self.env.get(key).cloned();
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -1552,6 +1560,19 @@ mod tests {
             loaded.warnings[0].to_string(),
             "compose.yaml:8: services.web.bogus: unknown or unsupported key, ignored"
         );
+    }
+
+    #[test]
+    fn a_bare_build_arg_takes_the_environment_value_or_stays_unset() {
+        let mut loaded = load(&input(
+            "services:\n  web:\n    build:\n      context: .\n      args: [TAG, MISSING, SET=1]\n",
+        ))
+        .unwrap();
+        loaded.resolve_env_files(&BTreeMap::new()).unwrap();
+        let args = &loaded.project.services["web"].build.as_ref().unwrap().args;
+        assert_eq!(args["TAG"].as_deref(), Some("3.12"));
+        assert_eq!(args["MISSING"], None);
+        assert_eq!(args["SET"].as_deref(), Some("1"));
     }
 
     #[test]

@@ -12,6 +12,32 @@ const DOCKERIGNORE: &str = include_str!("../../templates/python/dockerignore.j2"
 const COMPOSE: &str = include_str!("../../templates/python/compose.yaml.j2");
 const README: &str = include_str!("../../templates/python/README.md.j2");
 
+/// The environment variables that point pip and uv at another package index (a corporate
+/// mirror, an offline index). The generated Dockerfile declares them as ARGs in the stages
+/// that install packages (an ARG is in a RUN's environment, where pip and uv read it), the
+/// compose file passes them on from the user's environment when set, and `devbox test` and
+/// `devbox shell` do the same for their builds. Poetry and Pipenv read neither.
+pub const INDEX_VARS: [&str; 6] = [
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+];
+
+/// The package-index variables set (and not empty) in this process's environment, as build
+/// args.
+pub fn index_build_args() -> std::collections::BTreeMap<String, String> {
+    INDEX_VARS
+        .iter()
+        .filter_map(|k| {
+            let v = std::env::var(k).ok().filter(|v| !v.is_empty())?;
+            Some((k.to_string(), v))
+        })
+        .collect()
+}
+
 /// The marker that says a README already has devbox's section.
 pub const README_MARKER: &str = "<!-- devbox -->";
 
@@ -159,6 +185,7 @@ pub fn render(project: &Project, choices: &Choices) -> Result<Vec<Generated>, Re
         dev_command,
         services,
         test_command => project.tests.command,
+        index_vars => INDEX_VARS,
     };
     let mut env = Environment::new();
     env.set_trim_blocks(true);

@@ -75,6 +75,7 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
                 drop(fuse);
                 inbox.wait(Wanted::Rootfs)
             })
+            .and_then(|()| fill_volumes(&spec.mounts, &spec.rootfs))
             .map_err(setup)?,
             _ => apply(op, &spec.rootfs).map_err(setup)?,
         }
@@ -417,6 +418,24 @@ fn fill_volume(root: &Path, inside: &str, volume: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Fills every empty volume from the image, before any other mount is made: a volume under
+/// a bind mount (the environment at /app/.venv under the source at /app) gets what the image
+/// has there, not what the bind shows.
+fn fill_volumes(mounts: &[MountOp], root: &Path) -> Result<(), String> {
+    for op in mounts {
+        if let MountOp::Bind {
+            source,
+            target,
+            fill: true,
+            ..
+        } = op
+        {
+            fill_volume(root, target, source)?;
+        }
+    }
+    Ok(())
+}
+
 fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
     let nosuid_nodev_noexec = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
     match op {
@@ -477,12 +496,9 @@ fn apply(op: &MountOp, root: &Path) -> Result<(), String> {
             source,
             target: t,
             readonly,
-            fill,
+            fill: _,
             propagation,
         } => {
-            if *fill {
-                fill_volume(root, t, source)?;
-            }
             let kind = if source.is_dir() {
                 Kind::Dir
             } else {

@@ -214,7 +214,9 @@ pub fn seek(file: &std::fs::File, offset: i64, whence: i32) -> Result<i64> {
 
 /// Copies `src` to `dst` (same length) keeping holes: only the data
 /// segments are copied, with `copy_file_range` (reflinks where the
-/// filesystem offers them).
+/// filesystem offers them), or by reading and writing where the kernel
+/// refuses it (EXDEV between filesystems of different types, e.g. from an
+/// overlay into a volume on ext4).
 pub fn copy_sparse(src: &std::fs::File, dst: &std::fs::File, len: u64) -> Result<()> {
     dst.set_len(len).map_err(|e| {
         SysError::new(
@@ -236,9 +238,22 @@ pub fn copy_sparse(src: &std::fs::File, dst: &std::fs::File, len: u64) -> Result
         let mut off_out = data;
         while off_in < hole {
             let want = (hole - off_in) as usize;
-            let n =
-                nix::fcntl::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want)
-                    .map_err(|e| SysError::new("copy_file_range", "", e))?;
+            let n = match nix::fcntl::copy_file_range(
+                src,
+                Some(&mut off_in),
+                dst,
+                Some(&mut off_out),
+                want,
+            ) {
+                Ok(n) => n,
+                Err(nix::Error::EXDEV | nix::Error::EINVAL | nix::Error::EOPNOTSUPP) => {
+                    copy_segment(src, dst, off_in, hole)?;
+                    off_in = hole;
+                    off_out = hole;
+                    continue;
+                }
+                Err(e) => return Err(SysError::new("copy_file_range", "", e)),
+            };
             if n == 0 {
                 break;
             }
@@ -246,4 +261,58 @@ pub fn copy_sparse(src: &std::fs::File, dst: &std::fs::File, len: u64) -> Result
         pos = hole;
     }
     Ok(())
+}
+
+/// Copies bytes `from..to` of `src` to the same place in `dst` with reads and writes.
+fn copy_segment(src: &std::fs::File, dst: &std::fs::File, from: i64, to: i64) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let io = |op: &'static str, e: std::io::Error| {
+        SysError::new(
+            op,
+            "",
+            nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pos = from as u64;
+    while pos < to as u64 {
+        let want = buf.len().min((to as u64 - pos) as usize);
+        let n = src
+            .read_at(&mut buf[..want], pos)
+            .map_err(|e| io("read", e))?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all_at(&buf[..n], pos)
+            .map_err(|e| io("write", e))?;
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// tmpfs to the target directory's filesystem: copy_file_range refuses filesystems of
+    /// different types (EXDEV), and the copy still happens, holes and all.
+    #[test]
+    fn copy_sparse_between_filesystems() {
+        let shm = std::path::Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return;
+        }
+        let mut src = tempfile::tempfile_in(shm).unwrap();
+        src.write_all(b"head").unwrap();
+        src.seek(SeekFrom::Start(1 << 20)).unwrap();
+        src.write_all(b"tail").unwrap();
+        let len = src.metadata().unwrap().len();
+        let dst = tempfile::tempfile_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        super::copy_sparse(&src, &dst, len).unwrap();
+        let mut copied = Vec::new();
+        std::io::Read::read_to_end(&mut &dst, &mut copied).unwrap();
+        assert_eq!(copied.len() as u64, len);
+        assert_eq!(&copied[..4], b"head");
+        assert_eq!(&copied[copied.len() - 4..], b"tail");
+    }
 }

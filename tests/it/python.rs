@@ -132,7 +132,7 @@ fn plain_project(ctx: &TestContext) -> PathBuf {
 fn import_python_slim(ctx: &TestContext) {
     let tar =
         crate::support::images::python_slim_tar().expect("building the python:3.11-slim stand-in");
-    ctx.devbox(&[
+    ctx.devbox_cmd(&[
         "import",
         "-c",
         "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
@@ -141,6 +141,9 @@ fn import_python_slim(ctx: &TestContext) {
         tar.to_str().unwrap(),
         "python:3.11-slim",
     ])
+    // ~250 MB: slow when the machine is busy with other tests.
+    .timeout(std::time::Duration::from_secs(600))
+    .run()
     .success();
 }
 
@@ -246,4 +249,165 @@ fn devbox_test_runs_the_suite_in_a_throwaway_container_and_up_runs_the_app() {
     );
     ctx.devbox_cmd(&["down"]).current_dir(&dir).run().success();
     ctx.devbox(&["ps", "-aq"]).success().stdout_is("");
+}
+
+/// One example through the whole workflow on the offline index.
+struct Example {
+    name: &'static str,
+    /// The page `/` serves at first.
+    page: &'static str,
+    /// The source file an edit changes: the file, the text replaced, and its replacement.
+    edit: (&'static str, &'static str, &'static str),
+    /// Whether the example has a pytest suite for `devbox test`.
+    tests: bool,
+}
+
+/// Polls `GET /` on the app's port until the body contains `needle`; on the deadline, fails
+/// with the app's log.
+fn wait_for_page(ctx: &TestContext, port: u16, needle: &str, container: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        if let Some(page) = crate::support::http::get(port, "/") {
+            if page.contains(needle) {
+                return page;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let logs = ctx.devbox(&["logs", container]);
+            panic!("`{needle}` was not served on port {port} in time; the app's log:\n{logs}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// `init --yes` → `build` (the production image) → `up -d` → the page from the host → an
+/// edit on the host served after the framework reloads → `devbox test` → `down`, with every
+/// package from the local index (the machine has no PyPI the containers trust).
+fn example_end_to_end(example: Example) {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "slirp4netns", "mmdebstrap", "pyindex");
+    import_python_slim(&ctx);
+    let index = crate::support::pyindex::PyIndex::start();
+    let name = example.name;
+    let dir = copy_example(&ctx, name);
+    if let Ok(lock) = std::fs::read_to_string(dir.join("uv.lock")) {
+        ctx.write_file(&format!("{name}/uv.lock"), &index.relock(&lock));
+    }
+    // A port of our own: tests run side by side, and compose services share the host's network.
+    let port = crate::support::http::free_port();
+    ctx.write_file(&format!("{name}/.env"), &format!("PORT={port}\n"));
+    let devbox = |args: &[&str]| {
+        let mut cmd = ctx
+            .devbox_cmd(args)
+            .current_dir(&dir)
+            .timeout(std::time::Duration::from_secs(600));
+        for (key, value) in index.env() {
+            cmd = cmd.env(key, value);
+        }
+        cmd.run()
+    };
+
+    devbox(&["init", "--yes"]).success();
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    assert!(
+        compose.contains(&format!("127.0.0.1:{port}:{port}")),
+        "{compose}"
+    );
+    // The production image: the runtime stage, with gunicorn or uvicorn.
+    devbox(&[
+        "build",
+        "-t",
+        &format!("{name}:prod"),
+        "--build-arg",
+        "PIP_INDEX_URL",
+        "--build-arg",
+        "PIP_TRUSTED_HOST",
+        "--build-arg",
+        "UV_INDEX_URL",
+        ".",
+    ])
+    .success();
+
+    devbox(&["up", "-d"]).success();
+    let container = format!("{name}-app-1");
+    wait_for_page(&ctx, port, example.page, &container);
+    let (file, from, to) = example.edit;
+    let path = dir.join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains(from), "{file} says `{from}`");
+    ctx.write_file(&format!("{name}/{file}"), &source.replace(from, to));
+    wait_for_page(&ctx, port, to, &container);
+
+    if example.tests {
+        let before = tree(&dir);
+        let out = devbox(&["test"]);
+        out.success().stdout_contains(" passed");
+        assert_eq!(
+            tree(&dir),
+            before,
+            "`devbox test` writes nothing into the tree"
+        );
+    }
+    devbox(&["down"]).success();
+    ctx.devbox(&["ps", "-aq"]).success().stdout_is("");
+}
+
+#[test]
+fn flask_example_serves_reloads_and_tests_offline() {
+    example_end_to_end(Example {
+        name: "flask-app",
+        page: "Hello from Flask in devbox!",
+        edit: ("app.py", "in devbox!", "in devbox, edited!"),
+        tests: true,
+    });
+}
+
+#[test]
+fn fastapi_uv_example_serves_reloads_and_tests_offline() {
+    example_end_to_end(Example {
+        name: "fastapi-app",
+        page: "Hello from FastAPI in devbox!",
+        edit: ("app/main.py", "in devbox!", "in devbox, edited!"),
+        tests: true,
+    });
+}
+
+#[test]
+fn django_example_serves_and_reloads_offline() {
+    example_end_to_end(Example {
+        name: "django-app",
+        page: "Hello from Django in devbox!",
+        edit: ("mysite/urls.py", "in devbox!", "in devbox, edited!"),
+        tests: false,
+    });
+}
+
+#[test]
+fn devbox_test_of_the_pytest_example_returns_the_runner_code_and_writes_nothing() {
+    let ctx = TestContext::new();
+    crate::support::require!(ctx, "userns", "slirp4netns", "mmdebstrap", "pyindex");
+    import_python_slim(&ctx);
+    let index = crate::support::pyindex::PyIndex::start();
+    let dir = copy_example(&ctx, "pytest-project");
+    let before = tree(&dir);
+    let devbox_test = || {
+        let mut cmd = ctx
+            .devbox_cmd(&["test"])
+            .current_dir(&dir)
+            .timeout(std::time::Duration::from_secs(600));
+        for (key, value) in index.env() {
+            cmd = cmd.env(key, value);
+        }
+        cmd.run()
+    };
+    devbox_test().success().stdout_contains(" passed");
+    assert_eq!(tree(&dir), before, "no .pytest_cache, no __pycache__");
+
+    ctx.write_file(
+        "pytest-project/tests/test_broken.py",
+        "def test_broken():\n    assert 1 + 1 == 3\n",
+    );
+    let out = devbox_test();
+    out.code_is(1);
+    out.stdout_contains("1 failed");
 }

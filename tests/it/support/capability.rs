@@ -1,6 +1,6 @@
 //! `require!` and what it asks: devbox's own probes (`devbox doctor --format json`, run once per
 //! test process as the test user) plus a few the harness itself needs (busybox, mmdebstrap,
-//! script, registry, skopeo). A missing capability is a visible skip with its reason, or a failure when
+//! script, registry, skopeo, pyindex). A missing capability is a visible skip with its reason, or a failure when
 //! `DEVBOX_TEST_REQUIRE` names it (CI lists what it has just installed).
 
 use std::io::Write;
@@ -85,6 +85,7 @@ pub fn missing(name: &str) -> Option<String> {
         "mmdebstrap" => super::images::mmdebstrap_missing(),
         "registry" => super::registry::registry_missing(),
         "skopeo" => super::registry::skopeo_missing(),
+        "pyindex" => super::pyindex::wheelhouse_missing(),
         "script" => which("script").is_none().then(|| {
             "`script` (util-linux) is not installed, needed to give devbox a terminal".to_string()
         }),

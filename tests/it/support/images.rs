@@ -89,11 +89,14 @@ pub fn debian_tar() -> Result<&'static Path, String> {
 }
 
 /// Returns `<cache>/<name>`, building it with `build(tmp_path)` under `<cache>/<name>.lock`
-/// if absent. The result is renamed into place only when complete.
-fn cached(name: &str, build: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
+/// if absent. The result (a file or a directory) is renamed into place only when complete.
+pub(super) fn cached(
+    name: &str,
+    build: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
     let dir = cache_dir();
     let path = dir.join(name);
-    if path.is_file() {
+    if path.exists() {
         return Ok(path);
     }
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -108,17 +111,19 @@ fn cached(name: &str, build: impl FnOnce(&Path) -> Result<(), String>) -> Result
         .map_err(|e| format!("{}: {e}", lock_path.display()))?;
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("flock {}: {e}", lock_path.display()))?;
-    if path.is_file() {
+    if path.exists() {
         return Ok(path); // another process built it while we waited
     }
-    let tmp = dir.join(format!(".{name}.{}.tmp.tar", std::process::id()));
+    // Ends with `name`: mmdebstrap picks its output format from the extension.
+    let tmp = dir.join(format!(".tmp.{}.{name}", std::process::id()));
     let result = build(&tmp).and_then(|()| {
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644))
+        let mode = if tmp.is_dir() { 0o755 } else { 0o644 };
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
             .map_err(|e| format!("chmod {}: {e}", tmp.display()))?;
         fs::rename(&tmp, &path).map_err(|e| format!("rename to {}: {e}", path.display()))
     });
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(&tmp).or_else(|_| fs::remove_dir_all(&tmp));
     }
     result.map(|()| path)
 }
@@ -212,13 +217,14 @@ fn header(kind: tar::EntryType, mode: u32, owner: u64) -> tar::Header {
 pub fn python_slim_tar() -> Result<&'static Path, String> {
     static TAR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     TAR.get_or_init(|| {
-        cached(&format!("python-3.11-slim-{FORMAT}.tar"), |out| {
+        cached(&format!("python-3.11-slim-{FORMAT}-pip.tar"), |out| {
             run_mmdebstrap_with(
                 out,
-                "python3,python3-venv,passwd",
+                "python3,python3-venv,python3-pip,passwd",
                 &[
                     r#"ln -sf /usr/bin/python3 "$1/usr/local/bin/python""#,
                     r#"ln -sf /usr/bin/python3 "$1/usr/local/bin/python3""#,
+                    r#"ln -sf /usr/bin/pip3 "$1/usr/local/bin/pip""#,
                     r#"rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED"#,
                 ],
             )

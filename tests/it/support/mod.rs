@@ -7,12 +7,14 @@
 //! - [`capability`]: `require!` behind `devbox doctor --format json`, skips and strictness.
 //! - [`images`]: the busybox and Debian test images, cached between runs.
 //! - [`http`]: a host-loopback HTTP server for network tests.
+//! - [`pyindex`]: an offline Python package index (wheels cached once, served on loopback).
 //! - [`registry`]: a local `docker-registry` server, crafted images, a throttling proxy.
 
 pub mod capability;
 pub mod command;
 pub mod http;
 pub mod images;
+pub mod pyindex;
 pub mod registry;
 pub mod user;
 
@@ -30,7 +32,7 @@ pub use user::{test_user, TestUser};
 /// Skips the test (with a printed reason) unless every named capability is present; fails it
 /// instead when `DEVBOX_TEST_REQUIRE` lists the missing one. Capabilities: the checks of
 /// `devbox doctor` (`userns`, `subuid`, `newuidmap`, `slirp4netns`, `fuse`, `overlay`,
-/// `cgroup`) and the harness's own (`busybox`, `mmdebstrap`, `script`, `registry`, `skopeo`).
+/// `cgroup`) and the harness's own (`busybox`, `mmdebstrap`, `script`, `registry`, `skopeo`, `pyindex`).
 macro_rules! require {
     ($ctx:expr $(, $cap:literal)+ $(,)?) => {
         if let Some((name, reason)) = $ctx.missing(&[$($cap),+]) {
