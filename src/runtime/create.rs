@@ -35,6 +35,8 @@ pub struct Request {
     /// `--read-only`.
     pub read_only: bool,
     pub network: Network,
+    /// User-defined networks, `container:NAME`, DNS settings.
+    pub net: crate::spec::container::NetworkOptions,
     pub entrypoint: Option<Vec<String>>,
     pub args: Vec<String>,
     pub tty: bool,
@@ -103,6 +105,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         read_only: request.read_only,
         auto_remove: request.auto_remove,
         init: request.init,
+        net: request.net.clone(),
     })
 }
 

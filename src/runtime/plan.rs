@@ -41,6 +41,9 @@ pub struct RunSpec {
     /// `--init`: devbox's init stays PID 1 as a reaper, the command is its child.
     #[serde(default)]
     pub init: bool,
+    /// User-defined networks, `container:NAME`, DNS settings.
+    #[serde(default)]
+    pub net: crate::spec::container::NetworkOptions,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -234,6 +237,7 @@ mod tests {
             read_only: false,
             auto_remove: true,
             init: false,
+            net: Default::default(),
         }
     }
 

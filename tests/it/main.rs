@@ -9,6 +9,7 @@ mod compose;
 mod harness;
 mod images;
 mod lifecycle;
+mod networks;
 mod overlay;
 mod ports;
 mod python;
