@@ -63,6 +63,8 @@ pub enum InternalCommand {
     NetworkHolder {
         #[arg(long)]
         fd: i32,
+        /// The network's id (for `ps`; the configuration comes over the channel)
+        id: String,
     },
     /// Serves the FUSE overlay root of a container from inside its user namespace
     #[command(name = "__fuse-overlay", hide = true)]

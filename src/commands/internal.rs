@@ -28,7 +28,7 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
                 .map_err(|e| e.to_string())
         }),
         InternalCommand::PortProxy => crate::net::portproxy::serve_role(),
-        InternalCommand::NetworkHolder { fd } => network_holder(fd),
+        InternalCommand::NetworkHolder { fd, .. } => network_holder(fd),
         InternalCommand::Pack {
             fd,
             upper,

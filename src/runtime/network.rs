@@ -124,7 +124,10 @@ fn spawn_holder(
         mapping,
         joined.as_ref(),
         namespaces,
-        &[OsString::from("__network-holder")],
+        &[
+            OsString::from("__network-holder"),
+            OsString::from(&record.id),
+        ],
         Some([&null, &null_out, &log]),
     )?;
     // The resolver's way out: a socket of this (the host's) network namespace.

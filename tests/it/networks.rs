@@ -319,3 +319,91 @@ fn python_resolves_a_container_by_name() {
     ctx.devbox(&["network", "rm", &net]).success();
     assert!(ok, "{}", out.out());
 }
+
+/// Whether a network holder for network `id` runs (its command line names the id).
+fn holder_runs(id: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmdline| {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains("__network-holder") && text.contains(id)
+        })
+}
+
+#[test]
+fn the_holder_goes_with_the_last_container() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let id = ctx.devbox(&["network", "create", "short"]);
+    let id = id.success().out().trim().to_string();
+    assert!(
+        !holder_runs(&id),
+        "no holder before a container uses the network"
+    );
+    let img = ctx.busybox();
+    ctx.devbox(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "short",
+        img,
+        "sleep",
+        "600",
+    ])
+    .success();
+    assert!(
+        holder_runs(&id),
+        "the holder outlives the `run -d` that started it"
+    );
+    ctx.devbox(&["rm", "-f", "c1"]).success();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while holder_runs(&id) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        !holder_runs(&id),
+        "the holder exits once its last container is gone"
+    );
+    // network rm stops a holder too (started again by a container, which then goes).
+    ctx.devbox(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "short",
+        img,
+        "sleep",
+        "600",
+    ])
+    .success();
+    ctx.devbox(&["rm", "-f", "c2"]).success();
+    ctx.devbox(&["network", "rm", "short"]).success();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!holder_runs(&id));
+}
+
+#[test]
+fn dns_flags_write_resolv_conf() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns");
+    let out = ctx.devbox(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:2",
+        ctx.busybox(),
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    out.success()
+        .stdout_is("nameserver 192.0.2.53\nsearch example.test\noptions ndots:2");
+}
