@@ -64,7 +64,7 @@ impl Paths {
 }
 
 /// Runtime state is keyed by the store's path so two stores never share it.
-fn default_run_root(root: &Path, uid: u32) -> PathBuf {
+pub fn default_run_root(root: &Path, uid: u32) -> PathBuf {
     let base = std::env::var_os(crate::env_vars::XDG_RUNTIME_DIR)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

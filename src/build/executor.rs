@@ -121,6 +121,7 @@ impl Runtime<'_> {
             read_only: false,
             extra_hosts: Vec::new(),
             network: step.network,
+            net: Default::default(),
             entrypoint: Some(step.argv.clone()),
             args: Vec::new(),
             tty: false,

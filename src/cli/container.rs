@@ -104,9 +104,25 @@ pub struct RunArgs {
     /// Publish every port the image EXPOSEs, on free host ports
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
-    /// Network mode
-    #[arg(long, value_enum, default_value_t = NetworkMode::Slirp4netns)]
-    pub network: NetworkMode,
+    /// Network: `bridge` (the default: outbound through slirp4netns; `slirp4netns` is the
+    /// same), `none`, `host`, `container:NAME`, or a user-defined network (repeat for several)
+    #[arg(long = "network", alias = "net", value_name = "MODE|NAME")]
+    pub network: Vec<String>,
+    /// Another name the container answers to on its user-defined networks
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// The container's IPv4 address on its (first) user-defined network
+    #[arg(long, value_name = "IPV4")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// A DNS server for the container's resolv.conf
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<std::net::IpAddr>,
+    /// A DNS search domain for the container's resolv.conf
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolv.conf option (e.g. `ndots:2`)
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
     /// Override the image's ENTRYPOINT (also clears its CMD)
     #[arg(long)]
     pub entrypoint: Option<String>,

@@ -76,6 +76,14 @@ pub enum InternalCommand {
     /// namespaces and forwards connections (driven over stdin/stdout)
     #[command(name = "__port-proxy", hide = true)]
     PortProxy,
+    /// Holds a user-defined network: its namespace, bridge and DNS resolver (`net::holder`)
+    #[command(name = "__network-holder", hide = true)]
+    NetworkHolder {
+        #[arg(long)]
+        fd: i32,
+        /// The network's id (for `ps`; the configuration comes over the channel)
+        id: String,
+    },
     /// Serves the FUSE overlay root of a container from inside its user namespace
     #[command(name = "__fuse-overlay", hide = true)]
     FuseOverlay {

@@ -10,6 +10,7 @@ pub mod compose;
 pub mod container;
 pub mod image;
 pub mod internal;
+pub mod network;
 pub mod python;
 pub mod registry;
 pub mod system;
@@ -117,6 +118,8 @@ pub enum Command {
     Images(image::ImagesArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Manage user-defined networks
+    Network(network::NetworkArgs),
     /// Multi-service projects from compose.yaml
     Compose(compose::ComposeArgs),
     /// Start the project here: its compose file, or a Python project with no set-up at all

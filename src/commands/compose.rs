@@ -557,6 +557,7 @@ fn request_for(
         read_only: false,
         extra_hosts: service.extra_hosts.clone(),
         network: Network::Host,
+        net: Default::default(),
         entrypoint: service.entrypoint.clone(),
         args: service.command.clone().unwrap_or_default(),
         tty: service.tty,

@@ -39,6 +39,7 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
                 });
             u8::from(removed.is_err())
         }
+        InternalCommand::NetworkHolder { fd, .. } => network_holder(fd),
         InternalCommand::Pack {
             fd,
             upper,
@@ -124,6 +125,27 @@ fn owners_mappable() -> bool {
                 > 1
         })
         .unwrap_or(true)
+}
+
+/// The `__network-holder` role: its configuration and upstream DNS socket come over the
+/// channel; it reports readiness there and lives on (detached) while containers use it.
+fn network_holder(fd: i32) -> u8 {
+    // Long-lived: nothing inherited from whoever started it may stay open.
+    sys::process::close_fds_except(fd);
+    let Ok(sock) = sys::ipc::inherited_fd(fd) else {
+        return 125;
+    };
+    let channel = Channel { sock };
+    let Ok(Some((config, mut fds))) = channel.recv::<crate::net::holder::HolderConfig>("parent")
+    else {
+        return 125;
+    };
+    crate::net::holder::serve(config, fds.pop(), |ready| match ready {
+        Ok(()) => {
+            let _ = channel.send(&crate::runtime::ipc::ToParent::Started, &[]);
+        }
+        Err(message) => userns::report_failure(&channel, message),
+    })
 }
 
 fn helper(fd: i32, name: &str, work: impl FnOnce() -> Result<(), String>) -> u8 {

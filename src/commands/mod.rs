@@ -24,6 +24,7 @@ mod kill;
 mod login;
 mod logout;
 mod logs;
+mod network;
 mod ps;
 mod pull;
 mod push;
@@ -103,6 +104,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Info(args) => system::info(args, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Volume(args) => volume::volume(args, ctx),
+        Command::Network(args) => network::network(args, ctx),
         Command::Compose(args) => compose::compose(args, ctx),
         Command::Up(args) => up::up(args, ctx),
         Command::Test(args) => test::test(args, ctx),

@@ -2,11 +2,11 @@
 
 use anyhow::Context as _;
 
-use crate::cli::container::{NetworkMode, RunArgs};
+use crate::cli::container::RunArgs;
 use crate::context::Context;
 use crate::runtime::idmap::UsernsMode;
 use crate::runtime::{create, launch, monitor, remove, rootfs, userns, RuntimeError};
-use crate::spec::container::{parse_entrypoint, Network};
+use crate::spec::container::{parse_entrypoint, Network, NetworkAttachment, NetworkOptions};
 use crate::spec::{env, mount, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
 
@@ -61,6 +61,14 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
             mount::MountRequest::Tmpfs(t) => tmpfs.push(t),
         }
     }
+    let (network, net) = network_request(args)?;
+    if network == Network::Container && (args.publish_all || !args.publish.is_empty()) {
+        return Err(UserError::new(
+            "conflicting options: port publishing and the container network mode",
+        )
+        .with_hint("publish the ports on the container whose network is shared")
+        .into());
+    }
     let mut ports = Vec::new();
     for spec in &args.publish {
         ports.extend(crate::spec::port::parse(spec)?);
@@ -96,11 +104,8 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
             .iter()
             .map(|h| parse_add_host(h))
             .collect::<anyhow::Result<_>>()?,
-        network: match args.network {
-            NetworkMode::Slirp4netns => Network::Slirp4netns,
-            NetworkMode::None => Network::None,
-            NetworkMode::Host => Network::Host,
-        },
+        network,
+        net,
         entrypoint: args
             .entrypoint
             .as_deref()
@@ -185,6 +190,64 @@ fn security(args: &RunArgs, ctx: &Context) -> anyhow::Result<crate::spec::securi
     Ok(security)
 }
 
+/// `--network` (repeatable), `--network-alias`, `--ip` and the DNS flags.
+fn network_request(args: &RunArgs) -> anyhow::Result<(Network, NetworkOptions)> {
+    let mut net = NetworkOptions {
+        dns: args.dns.iter().map(|ip| ip.to_string()).collect(),
+        dns_search: args.dns_search.clone(),
+        dns_options: args.dns_option.clone(),
+        ..NetworkOptions::default()
+    };
+    let mut mode = None;
+    for value in &args.network {
+        let this = match value.as_str() {
+            "bridge" | "slirp4netns" | "default" => Network::Slirp4netns,
+            "none" => Network::None,
+            "host" => Network::Host,
+            "pasta" => {
+                return Err(UserError::new("network mode `pasta` is not supported yet")
+                    .with_hint("use the default (slirp4netns)")
+                    .into())
+            }
+            other => match other.strip_prefix("container:") {
+                Some(name) => {
+                    net.container = Some(name.to_string());
+                    Network::Container
+                }
+                None => {
+                    net.networks.push(NetworkAttachment {
+                        name: other.to_string(),
+                        aliases: Vec::new(),
+                        ip: None,
+                    });
+                    Network::User
+                }
+            },
+        };
+        match mode {
+            Some(m) if m != this || this != Network::User => {
+                return Err(UserError::new(format!(
+                    "conflicting options: `--network {value}` with another network mode"
+                ))
+                .with_hint("only user-defined networks can be combined")
+                .into())
+            }
+            _ => mode = Some(this),
+        }
+    }
+    let mode = mode.unwrap_or(Network::Slirp4netns);
+    if let Some(first) = net.networks.first_mut() {
+        first.aliases = args.network_alias.clone();
+        first.ip = args.ip;
+    } else if !args.network_alias.is_empty() || args.ip.is_some() {
+        return Err(UserError::new(
+            "`--network-alias` and `--ip` need a user-defined network (`--network NAME`)",
+        )
+        .into());
+    }
+    Ok((mode, net))
+}
+
 /// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address keeps its colons).
 fn parse_add_host(text: &str) -> anyhow::Result<(String, String)> {
     let (name, ip) = text
@@ -210,6 +273,9 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         }
     }
     let store = ctx.store()?;
+    for network in &request.net.networks {
+        store.network(&network.name)?;
+    }
     let image = store
         .resolve_image(&args.image)
         .with_context(|| format!("cannot run `{}`", args.image))?;

@@ -60,6 +60,7 @@ pub fn run_all(host: &HostPaths, scratch: &Path, driver: Option<Driver>) -> Vec<
     out.push(user_namespace(mapping.as_ref()));
     out.push(overlay(mapping.as_ref(), scratch));
     out.push(slirp4netns());
+    out.push(networks(host));
     out.push(device(
         "fuse",
         "/dev/fuse",
@@ -228,6 +229,35 @@ fn slirp4netns() -> Outcome {
                 "sudo chmod 0666 /dev/net/tun (the default on desktop distributions)",
             ),
         },
+    }
+}
+
+/// User-defined networks: their holders run `ip` (iproute2) and `nsenter` (util-linux); show
+/// the host's routes new subnets must avoid.
+fn networks(host: &HostPaths) -> Outcome {
+    use crate::net::holder::find_tool;
+    let routes = std::fs::read_to_string(host.proc.join("net/route")).unwrap_or_default();
+    let routes: Vec<String> = crate::net::subnet::host_routes(&routes)
+        .into_iter()
+        .map(|(iface, subnet)| format!("{subnet} on {iface}"))
+        .collect();
+    match (find_tool("ip"), find_tool("nsenter")) {
+        (Ok(ip), Ok(nsenter)) => ok(
+            "networks",
+            false,
+            format!(
+                "user-defined networks: {} and {}; new subnets avoid 10.0.2.0/24 (slirp4netns) and the host's routes ({})",
+                ip.display(),
+                nsenter.display(),
+                if routes.is_empty() { "none".to_string() } else { routes.join(", ") }
+            ),
+        ),
+        (Err(e), _) | (_, Err(e)) => missing(
+            "networks",
+            false,
+            e.to_string(),
+            "sudo apt-get install iproute2 util-linux",
+        ),
     }
 }
 

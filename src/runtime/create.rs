@@ -35,6 +35,8 @@ pub struct Request {
     /// `--read-only`.
     pub read_only: bool,
     pub network: Network,
+    /// User-defined networks, `container:NAME`, DNS settings.
+    pub net: crate::spec::container::NetworkOptions,
     pub entrypoint: Option<Vec<String>>,
     pub args: Vec<String>,
     pub tty: bool,
@@ -110,6 +112,7 @@ pub fn run_spec(image: &Image, request: &Request, id: &str) -> Result<RunSpec> {
         init: request.init,
         keep_id: request.keep_id.clone(),
         security: request.security.clone(),
+        net: request.net.clone(),
     })
 }
 

@@ -35,7 +35,7 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
         }
         (None, false) => String::new(),
     };
-    let network = network_name(spec.network);
+    let network = network_name(spec);
     let mut doc = json!({
         "Id": record.id,
         "Created": record.created,
@@ -104,7 +104,7 @@ pub fn inspect(record: &ContainerRecord, state: &State, dirs: &ContainerDirs) ->
         "NetworkSettings": {
             "Ports": ports_json(&state.ports),
             "IPAddress": "",
-            "Networks": { network: {} },
+            "Networks": networks_json(spec, state),
         },
     });
     if let Some(health) = &state.health {
@@ -150,12 +150,53 @@ fn exit_code(state: &State) -> i32 {
     }
 }
 
-fn network_name(network: Network) -> &'static str {
-    match network {
-        Network::Slirp4netns => "slirp4netns",
-        Network::None => "none",
-        Network::Host => "host",
+/// `HostConfig.NetworkMode`: the mode, the first user-defined network, or `container:NAME`.
+fn network_name(spec: &super::plan::RunSpec) -> String {
+    match spec.network {
+        Network::Slirp4netns => "slirp4netns".into(),
+        Network::None => "none".into(),
+        Network::Host => "host".into(),
+        Network::User => spec
+            .net
+            .networks
+            .first()
+            .map(|n| n.name.clone())
+            .unwrap_or_default(),
+        Network::Container => format!(
+            "container:{}",
+            spec.net.container.as_deref().unwrap_or_default()
+        ),
     }
+}
+
+/// Docker's `NetworkSettings.Networks`: per network the address of the current run (empty
+/// when not running), gateway and aliases.
+fn networks_json(spec: &super::plan::RunSpec, state: &State) -> Value {
+    let mut map = serde_json::Map::new();
+    if spec.network != Network::User {
+        map.insert(network_name(spec), json!({}));
+        return Value::Object(map);
+    }
+    for wanted in &spec.net.networks {
+        let live = state
+            .networks
+            .iter()
+            .find(|a| a.network == wanted.name)
+            .filter(|_| state.status.is_live());
+        map.insert(
+            wanted.name.clone(),
+            json!({
+                "NetworkID": live.map(|a| a.network_id.clone()).unwrap_or_default(),
+                "IPAddress": live.map(|a| a.ip.to_string()).unwrap_or_default(),
+                "IPPrefixLen": live.map(|a| a.prefix).unwrap_or(0),
+                "Gateway": live.map(|a| a.gateway.to_string()).unwrap_or_default(),
+                "MacAddress": live.map(|a| a.mac.clone()).unwrap_or_default(),
+                "Aliases": wanted.aliases,
+                "IPAMConfig": wanted.ip.map(|ip| json!({ "IPv4Address": ip.to_string() })),
+            }),
+        );
+    }
+    Value::Object(map)
 }
 
 /// `ps`'s STATUS column: `Up 5 seconds`, `Exited (0) 3 minutes ago`,
@@ -211,7 +252,10 @@ pub fn ps_row(
         "Health": state.health.as_ref().map(|h| h.status.as_str()).unwrap_or(""),
         "Labels": record.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": record.spec.binds.iter().map(|b| b.target.clone()).collect::<Vec<_>>().join(","),
-        "Networks": network_name(record.spec.network),
+        "Networks": match record.spec.network {
+            Network::User => record.spec.net.networks.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(","),
+            _ => network_name(&record.spec),
+        },
         "Size": size.map(|s| human_size_with_precision(s, 3)).unwrap_or_default(),
     })
 }

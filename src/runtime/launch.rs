@@ -10,7 +10,7 @@ use super::idmap::{self, IdMapping};
 use super::ipc::{ExecFailure, ToInit, ToParent};
 use super::plan::{self, EtcFiles, IdsInside, InitSpec, MountOp};
 use super::state::{self, State};
-use super::{rootfs, stdio, userns, Result, RuntimeError};
+use super::{network, rootfs, stdio, userns, Result, RuntimeError};
 use crate::fs::driver::Driver;
 use crate::net::portproxy::PortProxy;
 use crate::net::{etc_files, slirp};
@@ -28,6 +28,7 @@ fn write_etc_files(
     dirs: &ContainerDirs,
     record: &ContainerRecord,
     host: &HostPaths,
+    resolver: Option<std::net::Ipv4Addr>,
 ) -> Result<EtcFiles> {
     let etc = dirs.etc();
     let files = EtcFiles {
@@ -39,12 +40,12 @@ fn write_etc_files(
     let host_resolv = std::fs::read_to_string(&host.etc_resolv_conf).unwrap_or_default();
     fs_err::write(
         &files.hosts,
-        etc_files::hosts(&spec.hostname, spec.network, &spec.extra_hosts),
+        etc_files::hosts(&spec.hostname, spec.network, &spec.extra_hosts, None),
     )?;
     fs_err::write(&files.hostname, etc_files::hostname(&spec.hostname))?;
     fs_err::write(
         &files.resolv_conf,
-        etc_files::resolv_conf(spec.network, &host_resolv),
+        etc_files::resolv_conf(spec.network, &host_resolv, &spec.net, resolver),
     )?;
     Ok(files)
 }
@@ -60,6 +61,62 @@ pub struct Prepared {
     ports: Option<PortProxy>,
     /// The container's id mapping (the keep-id variant with `--userns=keep-id`).
     mapping: IdMapping,
+    /// Namespaces the container joins rather than makes: its networks' shared user
+    /// namespace, or another container's user and network namespaces.
+    joined: Option<sys::ns::JoinedNamespaces>,
+    /// User-defined networks to attach the container to once it exists.
+    networks: Option<NetworkStart>,
+}
+
+/// The attachment of a starting container to its user-defined networks.
+struct NetworkStart {
+    lease: network::Lease,
+    record: ContainerRecord,
+    hosts: PathBuf,
+}
+
+impl NetworkStart {
+    /// Attaches the container and puts its address in its /etc/hosts (written in place: the
+    /// file is bind-mounted already).
+    fn attach(self, pid: i32) -> Result<Vec<crate::net::holder::Attached>> {
+        let attached = network::attach_all(self.lease, &self.record, pid)?;
+        let spec = &self.record.spec;
+        let own_ip = attached.first().map(|a| a.ip);
+        fs_err::write(
+            &self.hosts,
+            etc_files::hosts(&spec.hostname, spec.network, &spec.extra_hosts, own_ip),
+        )?;
+        Ok(attached)
+    }
+}
+
+/// What a container with `--network container:NAME` joins: that container's user and
+/// network namespaces, and its /etc/hosts and resolv.conf (Docker shares them too).
+fn join_container(
+    store: &Store,
+    host: &HostPaths,
+    dirs: &ContainerDirs,
+    name: &str,
+) -> Result<sys::ns::JoinedNamespaces> {
+    let id = store.resolve_container(name)?;
+    let (_, state) = store.load_container(&id)?;
+    let pid = state
+        .pid
+        .filter(|_| state.status.is_live())
+        .ok_or_else(|| {
+            RuntimeError::Setup(format!(
+                "cannot join the network of container `{name}`: it is not running"
+            ))
+        })?;
+    let theirs = store.container_dirs(&id).etc();
+    for file in ["hosts", "resolv.conf"] {
+        fs_err::copy(theirs.join(file), dirs.etc().join(file))?;
+    }
+    Ok(sys::ns::JoinedNamespaces::open(
+        &host.proc,
+        pid,
+        &["user", "net"],
+    )?)
 }
 
 /// A container to start and what starting it needs.
@@ -88,12 +145,37 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         driver,
     } = target;
     let spec = &record.spec;
-    let slirp_binary = match spec.network {
-        Network::Slirp4netns => Some(
+    if spec.keep_id.is_some() && matches!(spec.network, Network::User | Network::Container) {
+        // Containers on user-defined networks (and `container:NAME`) share one user
+        // namespace, made with the default mapping.
+        return Err(RuntimeError::Setup(
+            "--userns=keep-id cannot be combined with a user-defined network or              `--network container:NAME` yet (they share one user namespace with the default              mapping)"
+                .into(),
+        ));
+    }
+    let lease = match spec.network {
+        Network::User => Some(network::ensure_holders(
+            store,
+            mapping,
+            host,
+            &spec.net.networks,
+            None,
+        )?),
+        _ => None,
+    };
+    // On user networks outbound traffic goes through the container's own slirp4netns, unless
+    // every network is internal.
+    let outbound = match (&spec.network, &lease) {
+        (Network::Slirp4netns, _) => true,
+        (Network::User, Some(lease)) => lease.networks.iter().any(|(n, ..)| !n.internal),
+        _ => false,
+    };
+    let slirp_binary = match outbound {
+        true => Some(
             idmap::find_in_path("slirp4netns", std::env::var_os("PATH").as_deref())
                 .ok_or(RuntimeError::Network(slirp::SlirpError::NotInstalled))?,
         ),
-        _ => None,
+        false => None,
     };
     // With the host's network the container's ports are the host's already.
     let ports = if spec.ports.is_empty() || spec.network == Network::Host {
@@ -102,7 +184,6 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         let devbox = std::env::current_exe()?;
         Some(PortProxy::bind(&devbox, &spec.ports)?)
     };
-    let etc = write_etc_files(dirs, record, host)?;
     let default_mapping = mapping;
     let mapping = &match spec.keep_id {
         Some(_) => default_mapping.keep_id()?,
@@ -114,6 +195,20 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         mapping,
         &image.config.rootfs.diff_ids,
     )?;
+    let resolver = lease
+        .as_ref()
+        .and_then(|l| l.networks.first())
+        .map(|(n, ..)| n.gateway);
+    let etc = write_etc_files(dirs, record, host, resolver)?;
+    let joined = match (&spec.network, &lease, &spec.net.container) {
+        (Network::User, Some(lease), _) => Some(sys::ns::JoinedNamespaces::open(
+            &host.proc,
+            lease.holder_pid,
+            &["user"],
+        )?),
+        (Network::Container, _, Some(name)) => Some(join_container(store, host, dirs, name)?),
+        _ => None,
+    };
     let in_userns = !matches!(mapping, IdMapping::Root);
     let ids = IdsInside {
         in_user_namespace: in_userns,
@@ -135,7 +230,7 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         rootfs: dirs.rootfs(),
         mounts,
         can_setgroups: mapping.can_setgroups(),
-        wait_network: slirp_binary.is_some(),
+        wait_network: slirp_binary.is_some() || lease.is_some(),
         window_size: spec.tty.then(stdio::terminal_size).flatten(),
     };
     let namespaces = Namespaces {
@@ -152,6 +247,12 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         slirp_binary,
         ports,
         mapping: mapping.clone(),
+        joined,
+        networks: lease.map(|lease| NetworkStart {
+            lease,
+            record: record.clone(),
+            hosts: etc.hosts.clone(),
+        }),
     })
 }
 
@@ -164,6 +265,8 @@ pub struct Started {
     _slirp: Option<slirp::Slirp>,
     /// The published ports with their host ports as bound.
     pub ports: Vec<PortMapping>,
+    /// Where the container is on its user-defined networks.
+    pub networks: Vec<crate::net::holder::Attached>,
     /// The port proxy; it ends when this is dropped.
     _proxy: Option<PortProxy>,
     /// The FUSE root's server (fuse-overlayfs driver); it ends when this is dropped.
@@ -176,8 +279,9 @@ pub struct Started {
 /// is left running (fail fast, STYLE rule 7).
 pub fn start(prepared: Prepared, stdio: Option<[&OwnedFd; 3]>) -> Result<Started> {
     let mapping = &prepared.mapping;
-    let child = userns::spawn_with_stdio(
+    let child = userns::spawn_in(
         mapping,
+        prepared.joined.as_ref(),
         prepared.namespaces,
         &[OsString::from("__init")],
         stdio,
@@ -186,17 +290,24 @@ pub fn start(prepared: Prepared, stdio: Option<[&OwnedFd; 3]>) -> Result<Started
     let mut proxy = prepared.ports;
     // The FUSE server acts as the container's root user: it joins the user namespace.
     let fuse_owner = (!matches!(mapping, IdMapping::Root)).then_some(pid.as_raw());
-    let handed =
-        hand_over(&child, prepared.init, prepared.slirp_binary, fuse_owner).and_then(|done| {
-            if let Some(proxy) = proxy.as_mut() {
-                proxy.join(pid.as_raw())?;
-            }
-            Ok(done)
-        });
+    let handed = hand_over(
+        &child,
+        prepared.init,
+        prepared.slirp_binary,
+        prepared.networks,
+        fuse_owner,
+    )
+    .and_then(|done| {
+        if let Some(proxy) = proxy.as_mut() {
+            proxy.join(pid.as_raw())?;
+        }
+        Ok(done)
+    });
     match handed {
-        Ok((None, pty, slirp, fuse)) => Ok(Started {
+        Ok((None, pty, slirp, fuse, networks)) => Ok(Started {
             pid,
             pty,
+            networks,
             _slirp: slirp,
             _fuse: fuse,
             ports: proxy
@@ -258,6 +369,7 @@ pub fn run_foreground(target: Target) -> Result<i32> {
     };
     state.running(started.pid.as_raw(), state::now());
     state.ports = started.ports.clone();
+    state.networks = started.networks.clone();
     store.save_state(&record.id, &state)?;
     let exit = supervise(started, interactive, signals);
     // A `--rm` container is removed as soon as we return: its last state is
@@ -275,6 +387,7 @@ type HandOver = (
     Option<OwnedFd>,
     Option<slirp::Slirp>,
     Option<rootfs::FuseServer>,
+    Vec<crate::net::holder::Attached>,
 );
 
 /// Sends the spec, brings up the network, and reads init's messages until
@@ -283,6 +396,7 @@ fn hand_over(
     child: &userns::Child,
     init: InitSpec,
     slirp_binary: Option<PathBuf>,
+    networks: Option<NetworkStart>,
     fuse_owner: Option<i32>,
 ) -> Result<HandOver> {
     let channel = &child.channel;
@@ -296,14 +410,17 @@ fn hand_over(
         .send(&ToInit::Spec(Box::new(init)), &[])
         .map_err(setup)?;
     let slirp = match &slirp_binary {
-        Some(binary) => {
-            let slirp = slirp::start(binary, child.pid.as_raw())?;
-            // init may already have failed and gone; its message follows.
-            let _ = channel.send(&ToInit::NetworkReady, &[]);
-            Some(slirp)
-        }
+        Some(binary) => Some(slirp::start(binary, child.pid.as_raw())?),
         None => None,
     };
+    let attached = match networks {
+        Some(networks) => networks.attach(child.pid.as_raw())?,
+        None => Vec::new(),
+    };
+    if slirp.is_some() || !attached.is_empty() {
+        // init may already have failed and gone; its message follows.
+        let _ = channel.send(&ToInit::NetworkReady, &[]);
+    }
     let mut failure = None;
     let mut pty = None;
     while let Some((msg, mut fds)) = channel.recv::<ToParent>("container").map_err(setup)? {
@@ -320,7 +437,7 @@ fn hand_over(
             }
         }
     }
-    Ok((failure, pty, slirp, fuse_server))
+    Ok((failure, pty, slirp, fuse_server, attached))
 }
 
 /// Forwards signals and the terminal while the command runs in the

@@ -17,6 +17,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod plan;
 pub mod processes;
 pub mod remove;

@@ -131,6 +131,7 @@ fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
             Ok(running) => {
                 state.running(running.started.pid.as_raw(), state::now());
                 state.ports = running.started.ports.clone();
+                state.networks = running.started.networks.clone();
                 state.health = record
                     .healthcheck
                     .as_ref()

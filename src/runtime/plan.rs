@@ -47,6 +47,9 @@ pub struct RunSpec {
     /// Capabilities, no_new_privs, seccomp, masked paths, limits (Docker's defaults).
     #[serde(default)]
     pub security: crate::spec::security::Security,
+    /// User-defined networks, `container:NAME`, DNS settings.
+    #[serde(default)]
+    pub net: crate::spec::container::NetworkOptions,
 }
 
 /// One step of building the container's filesystem view. Targets are paths
@@ -247,6 +250,7 @@ mod tests {
             init: false,
             keep_id: None,
             security: Default::default(),
+            net: Default::default(),
         }
     }
 

@@ -61,6 +61,9 @@ pub struct State {
     /// The published ports of the current run, host ports as bound.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<crate::spec::port::PortMapping>,
+    /// Where the current run is on its user-defined networks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<crate::net::holder::Attached>,
 }
 
 impl State {
@@ -76,6 +79,7 @@ impl State {
             boot_id: None,
             health: None,
             ports: Vec::new(),
+            networks: Vec::new(),
         }
     }
 

@@ -122,6 +122,20 @@ pub fn spawn_with_stdio(
     role: &[OsString],
     stdio: Option<[&OwnedFd; 3]>,
 ) -> Result<Child> {
+    spawn_in(mapping, None, namespaces, role, stdio)
+}
+
+/// [`spawn_with_stdio`], first joining another process's namespaces (`joined`): a container
+/// on a user-defined network joins the network holder's user namespace (`net::holder`), one
+/// with `--network container:NAME` that container's user and network namespaces. A joined
+/// user namespace has its id maps already.
+pub fn spawn_in(
+    mapping: &IdMapping,
+    joined: Option<&sys::ns::JoinedNamespaces>,
+    namespaces: Namespaces,
+    role: &[OsString],
+    stdio: Option<[&OwnedFd; 3]>,
+) -> Result<Child> {
     let (parent_end, child_end) = sys::ipc::seqpacket_pair()?;
     sys::ipc::set_inheritable(&child_end)?;
     let exe = std::env::current_exe()?;
@@ -146,20 +160,31 @@ pub fn spawn_with_stdio(
         })
         .collect();
     let stdio = stdio.map(|fds| fds.map(std::os::fd::AsRawFd::as_raw_fd));
-    let pid = sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end, stdio)
-        .map_err(|e| {
-            if namespaces.user {
-                RuntimeError::UserNamespace(e)
-            } else {
-                RuntimeError::Sys(e)
-            }
-        })?;
+    let spawned = match joined {
+        Some(joined) => {
+            sys::ns::spawn_joined(joined, namespaces, &exe_c, &argv, &envp, &child_end, stdio)
+        }
+        None => sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end, stdio),
+    };
+    let pid = spawned.map_err(|e| {
+        if namespaces.user {
+            RuntimeError::UserNamespace(e)
+        } else {
+            RuntimeError::Sys(e)
+        }
+    })?;
     drop(child_end);
     let child = Child {
         pid,
         channel: Channel { sock: parent_end },
     };
-    if let Err(e) = write_mapping(mapping, pid) {
+    let maps_needed = !joined.is_some_and(|j| j.has_user());
+    let mapped = if maps_needed {
+        write_mapping(mapping, pid)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = mapped {
         let _ = sys::process::kill(pid, sys::process::SIGKILL);
         let _ = sys::process::wait_exit(pid);
         return Err(e);

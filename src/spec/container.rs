@@ -96,6 +96,38 @@ pub enum Network {
     Slirp4netns,
     None,
     Host,
+    /// User-defined networks ([`NetworkOptions::networks`]), in the shared user namespace
+    /// of their holders (`net::holder`).
+    User,
+    /// Another container's network namespace (`--network container:NAME`).
+    Container,
+}
+
+/// One user-defined network a container is on: `--network NAME --network-alias A --ip IP`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
+/// The network settings beyond the mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkOptions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachment>,
+    /// `--network container:NAME`: the container whose network namespace is shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! <root>/gc.lock                        writers hold it shared, garbage collection exclusive
 //! <root>/containers-v1/<id>/            config.json, state.json, upper/, work/, rootfs/, etc/
 //! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
+//! <root>/networks-v1/<name>.json        user-defined networks
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
 //! <root>/tmp/                           staging area for atomic publishes
 //! <root>/storage.json                   the storage driver chosen for this store
@@ -30,6 +31,7 @@ pub mod driver;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod networks;
 pub mod usage;
 pub mod volumes;
 

@@ -51,6 +51,82 @@ pub fn spawn_namespaced(
     gate: &OwnedFd,
     stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
+    spawn_in(&[], namespaces, exe, argv, envp, gate, stdio)
+}
+
+/// Namespaces of another process, opened (by `/proc/PID/ns/NAME`) to be joined by a new one.
+pub struct JoinedNamespaces {
+    fds: Vec<(std::fs::File, CloneFlags)>,
+}
+
+impl JoinedNamespaces {
+    /// Opens the named namespaces of `pid` that differ from ours, in [`JOINABLE`]'s order.
+    pub fn open(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<JoinedNamespaces> {
+        Ok(JoinedNamespaces {
+            fds: open_namespaces(proc, pid, names)?
+                .into_iter()
+                .map(|(file, flag, _)| (file, flag))
+                .collect(),
+        })
+    }
+
+    /// Whether the user namespace is among them (then no id maps are written for the child).
+    pub fn has_user(&self) -> bool {
+        self.fds
+            .iter()
+            .any(|(_, flag)| *flag == CloneFlags::CLONE_NEWUSER)
+    }
+}
+
+/// [`spawn_namespaced`], but the new process first joins `joined` (another process's user
+/// and/or network namespace), then gets `namespaces` (minus the joined kinds) as new ones.
+///
+/// A process in the initial user namespace cannot ask for a child in a namespace it merely
+/// joined, and `setns` into a user namespace needs a single-threaded caller. So an
+/// intermediate child (single-threaded, being a fresh clone) joins, then clones the real
+/// child with `CLONE_PARENT` so that it is *our* child (waitable as usual), reports its pid
+/// through a pipe and exits. The caller reaps the intermediate here.
+pub fn spawn_joined(
+    joined: &JoinedNamespaces,
+    namespaces: Namespaces,
+    exe: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    gate: &OwnedFd,
+    stdio: Option<[RawFd; 3]>,
+) -> Result<Pid> {
+    let joins: Vec<(RawFd, CloneFlags)> = joined
+        .fds
+        .iter()
+        .map(|(f, flag)| (f.as_raw_fd(), *flag))
+        .collect();
+    let mut namespaces = namespaces;
+    for (_, flag) in &joins {
+        if *flag == CloneFlags::CLONE_NEWUSER {
+            namespaces.user = false;
+        }
+        if *flag == CloneFlags::CLONE_NEWNET {
+            namespaces.net = false;
+        }
+    }
+    spawn_in(&joins, namespaces, exe, argv, envp, gate, stdio)
+}
+
+fn spawn_in(
+    joins: &[(RawFd, CloneFlags)],
+    namespaces: Namespaces,
+    exe: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    gate: &OwnedFd,
+    stdio: Option<[RawFd; 3]>,
+) -> Result<Pid> {
+    // The intermediate child's report of the real child's pid (only when joining).
+    let (pid_r, pid_w) = super::ipc::pipe()?;
+    let pid_w_fd = pid_w.as_raw_fd();
+    let trampoline = !joins.is_empty();
+    let grandchild_flags = (namespaces.flags() | CloneFlags::CLONE_PARENT).bits() as libc::c_ulong
+        | libc::SIGCHLD as libc::c_ulong;
     let argv_ptrs: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
@@ -68,10 +144,37 @@ pub fn spawn_namespaced(
     let callback = Box::new(|| -> isize {
         let mut byte = 0u8;
         // SAFETY: the child runs on its own stack with a copy of the parent's
-        // memory; it only calls async-signal-safe functions (dup2, read,
-        // execve, _exit) on pointers prepared before the clone, which stay valid in
-        // the copied address space.
+        // memory; it only calls async-signal-safe functions (setns, the raw clone
+        // syscall, write, dup2, read, execve, _exit) on fds and pointers prepared before
+        // the clone, which stay valid in the copied address space. The raw clone passes
+        // no stack, so (without CLONE_VM) the grandchild continues on a copy of this one,
+        // as after fork.
         unsafe {
+            if trampoline {
+                for (fd, flag) in joins {
+                    if libc::setns(*fd, flag.bits()) < 0 {
+                        libc::_exit(125);
+                    }
+                }
+                // A fork-like clone (no new stack, no CLONE_VM) whose parent is ours.
+                let pid = libc::syscall(
+                    libc::SYS_clone,
+                    grandchild_flags,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                );
+                if pid < 0 {
+                    libc::_exit(125);
+                }
+                if pid > 0 {
+                    let pid = pid as i32;
+                    let bytes = pid.to_ne_bytes();
+                    libc::write(pid_w_fd, bytes.as_ptr().cast(), bytes.len());
+                    libc::_exit(0);
+                }
+            }
             if let Some(fds) = stdio {
                 for (target, fd) in fds.iter().enumerate() {
                     if libc::dup2(*fd, target as i32) < 0 {
@@ -100,12 +203,33 @@ pub fn spawn_namespaced(
         nix::sched::clone(
             callback,
             &mut stack,
-            namespaces.flags(),
+            if trampoline {
+                CloneFlags::empty()
+            } else {
+                namespaces.flags()
+            },
             Some(libc::SIGCHLD),
         )
     }
     .map_err(|e| SysError::new("clone", exe.to_string_lossy(), e))?;
-    Ok(pid)
+    if !trampoline {
+        return Ok(pid);
+    }
+    drop(pid_w);
+    let intermediate = super::process::wait_exit(pid)?;
+    let mut bytes = [0u8; 4];
+    let mut reader = std::fs::File::from(pid_r);
+    match (
+        intermediate,
+        std::io::Read::read_exact(&mut reader, &mut bytes),
+    ) {
+        (super::process::Exit::Code(0), Ok(())) => Ok(Pid::from_raw(i32::from_ne_bytes(bytes))),
+        _ => Err(SysError::new(
+            "setns+clone",
+            exe.to_string_lossy(),
+            nix::Error::EPERM,
+        )),
+    }
 }
 
 pub fn sethostname(name: &str) -> Result<()> {
@@ -136,6 +260,16 @@ pub fn join(proc: &std::path::Path, pid: i32) -> Result<()> {
 /// Joins only the named namespaces of `pid` (e.g. `["user", "net"]` for the port proxy), in
 /// [`JOINABLE`]'s order.
 pub fn join_some(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<()> {
+    for (file, flag, path) in open_namespaces(proc, pid, names)? {
+        nix::sched::setns(file, flag).map_err(|e| SysError::new("setns", path.display(), e))?;
+    }
+    Ok(())
+}
+
+type OpenNamespace = (std::fs::File, CloneFlags, std::path::PathBuf);
+
+/// Opens the named namespaces of `pid` that are not already ours.
+fn open_namespaces(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<Vec<OpenNamespace>> {
     use std::os::unix::fs::MetadataExt;
     let mut fds = Vec::new();
     for (name, flag) in JOINABLE.into_iter().filter(|(n, _)| names.contains(n)) {
@@ -152,10 +286,7 @@ pub fn join_some(proc: &std::path::Path, pid: i32, names: &[&str]) -> Result<()>
             .map_err(|e| SysError::new("open", theirs.display(), io_errno(&e)))?;
         fds.push((file, flag, theirs));
     }
-    for (file, flag, path) in fds {
-        nix::sched::setns(file, flag).map_err(|e| SysError::new("setns", path.display(), e))?;
-    }
-    Ok(())
+    Ok(fds)
 }
 
 fn io_errno(e: &std::io::Error) -> nix::Error {

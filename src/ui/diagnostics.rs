@@ -112,6 +112,9 @@ fn known_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<crate::image::registry::RegistryError>() {
         return e.hint();
     }
+    if let Some(e) = cause.downcast_ref::<crate::store::networks::NetworkError>() {
+        return e.hint();
+    }
     None
 }
 

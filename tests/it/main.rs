@@ -10,6 +10,7 @@ mod confine;
 mod harness;
 mod images;
 mod lifecycle;
+mod networks;
 mod overlay;
 mod ports;
 mod python;

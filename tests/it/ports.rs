@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::support::{require, TestContext};
 
 /// An HTTP GET from the host; retried until the server in the container answers.
-fn get(port: u16) -> String {
+pub(crate) fn get(port: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let attempt = (|| -> std::io::Result<String> {

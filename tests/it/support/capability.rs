@@ -21,6 +21,7 @@ pub const DOCTOR_CHECKS: &[&str] = &[
     "subuid",
     "newuidmap",
     "slirp4netns",
+    "networks",
     "fuse",
     "overlay",
     "cgroup",
