@@ -1133,9 +1133,14 @@ impl fuser::Filesystem for FuseOverlay {
             });
         let keep = FopenFlags::FOPEN_KEEP_CACHE;
         match result {
-            Ok((attr, fh, Some(id))) => {
-                reply.created_passthrough(&TTL, &attr, Generation(0), FileHandle(fh), keep, &id)
-            }
+            Ok((attr, fh, Some(id))) => reply.created_passthrough(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+                &id,
+            ),
             Ok((attr, fh, None)) => reply.created(&TTL, &attr, Generation(0), FileHandle(fh), keep),
             Err(e) => reply.error(e),
         }
