@@ -1124,9 +1124,14 @@ impl fuser::Filesystem for FuseOverlay {
                 if self.passthrough.load(Ordering::Relaxed) {
                     // All of a node's opens pass through, or the kernel
                     // refuses the later ones (one I/O mode per inode).
-                    let (fh, id) =
-                        self.open_passthrough(attr.ino.0, flags, |f| reply.open_backing(f))?;
-                    return Ok((attr, fh, Some(id)));
+                    match self.open_passthrough(attr.ino.0, flags, |f| reply.open_backing(f)) {
+                        Ok((fh, id)) => return Ok((attr, fh, Some(id))),
+                        // Refused: on without it, as in open.
+                        Err(e) if e == Errno::EPERM => {
+                            self.passthrough.store(false, Ordering::Relaxed)
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 let (fh, _) = self.open_file(attr.ino.0, flags)?;
                 Ok((attr, fh, None))
