@@ -3,12 +3,16 @@
 //! (DESIGN.md). N read-only lower layers and one upper directory, with the
 //! kernel overlay's semantics and on-disk format.
 //!
-//! Data goes straight to the backing files (large reads and writes, the
-//! kernel's page cache kept across opens, so files can be mmapped); entries
-//! and attributes are cached by the kernel for [`TTL`]; requests are served
-//! by several threads. FUSE passthrough is not used: the kernel only lets a
-//! server with CAP_SYS_ADMIN in the initial user namespace register backing
-//! files, which a rootless server never has.
+//! Round trips are what costs: opens are answered ENOSYS, so the kernel
+//! opens files without asking (no open or release request per open file)
+//! and data requests use the node's own backing file; entries, names that
+//! do not exist and attributes are cached by the kernel for an hour (the
+//! lower layers never change, the upper one only through us); listings come
+//! with attributes; writes gather in the kernel's writeback cache; several
+//! threads serve. When devbox runs as real root, file data goes by the
+//! server entirely (FUSE passthrough); rootless it cannot, as the kernel
+//! only takes backing files from a server with CAP_SYS_ADMIN in the initial
+//! user namespace.
 
 mod inodes;
 pub mod layers;
