@@ -387,6 +387,19 @@ pub fn run_forked(
     }
 }
 
+/// Raises this process's soft limit of open files to its hard limit;
+/// returns the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() => {
+            hard.max(soft)
+        }
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -67,6 +67,8 @@ fn ttl(attr: &FileAttr) -> &'static Duration {
 /// the kernel handshake is done.
 pub fn serve(config: OverlayConfig, fuse: OwnedFd, ready: impl FnOnce()) -> std::io::Result<()> {
     sys::process::umask(0);
+    // Every open file in the container may hold one here.
+    sys::process::raise_open_files_limit();
     let fs = FuseOverlay {
         overlay: Overlay::new(config)?,
         passthrough: AtomicBool::new(false),
@@ -1137,8 +1139,10 @@ impl fuser::Filesystem for FuseOverlay {
                         Err(e) => return Err(e),
                     }
                 }
-                let (fh, _) = self.open_file(attr.ino.0, flags)?;
-                Ok((attr, fh, None))
+                // Without opens the kernel sends no release, not even for
+                // created files: no handle, the node's own file serves.
+                self.overlay.node_file(attr.ino.0, true)?;
+                Ok((attr, 0, None))
             });
         let keep = FopenFlags::FOPEN_KEEP_CACHE;
         match result {

@@ -60,8 +60,10 @@ pub struct OpenFile {
 }
 
 /// How many node files stay open before unpinned ones are closed (they
-/// reopen on demand).
-const NODE_FILES_MAX: usize = 4096;
+/// reopen on demand): well under the usual limit of 1024 open files, as the
+/// kernel forgets nodes late (names are cached for an hour) and handles of
+/// created files need descriptors too.
+const NODE_FILES_MAX: usize = 256;
 
 /// A directory's merged listing, taken at opendir.
 pub struct DirEntry {
