@@ -3,6 +3,11 @@
 //! own its user namespace, so the kernel lets us in); a stopped one through
 //! its layers: reads from the topmost layer that has the path, writes into
 //! its upper directory. Paths inside are resolved without leaving the root.
+//!
+//! The copy with a running container is made by a child that first joins
+//! the container's user namespace: the kernel serves a FUSE mount (the
+//! `fuse-overlayfs` driver's root) only to processes of the user namespace
+//! it was mounted in, and ids then map as they do for the container.
 
 use std::path::{Path, PathBuf};
 
@@ -71,8 +76,36 @@ fn host_path(store: &Store, proc: &Path, id: &str, path: &str, write: bool) -> R
     )))
 }
 
+/// The host pid of the init of `loc`'s container, if it is running.
+fn running_pid(store: &Store, loc: &Location) -> Result<Option<i32>> {
+    let Location::Container { name, .. } = loc else {
+        return Ok(None);
+    };
+    let id = store.resolve_container(name)?;
+    let (_, state) = store.load_container(&id)?;
+    Ok(match (state.status, state.pid) {
+        (Status::Running | Status::Paused, Some(pid)) => Some(pid),
+        _ => None,
+    })
+}
+
 /// Copies `from` to `to` (one of them in a container).
 pub fn copy(store: &Store, proc: &Path, from: &Location, to: &Location) -> Result<()> {
+    let pid = match running_pid(store, from)? {
+        Some(pid) => Some(pid),
+        None => running_pid(store, to)?,
+    };
+    let Some(pid) = pid else {
+        return copy_between(store, proc, from, to);
+    };
+    crate::sys::process::run_forked(|| {
+        crate::sys::ns::join_some(proc, pid, &["user"]).map_err(|e| e.to_string())?;
+        copy_between(store, proc, from, to).map_err(|e| e.to_string())
+    })?
+    .map_err(RuntimeError::Setup)
+}
+
+fn copy_between(store: &Store, proc: &Path, from: &Location, to: &Location) -> Result<()> {
     let resolve = |loc: &Location, write: bool| -> Result<PathBuf> {
         match loc {
             Location::Host(p) => Ok(p.clone()),

@@ -352,6 +352,62 @@ fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// Runs `work` in a forked child and waits for it: for steps that change
+/// the process for good (joining a container's user namespace) without
+/// changing us. `Ok(Err(message))` is `work`'s own failure, its message
+/// carried back through a pipe. The caller must be single-threaded: the
+/// child runs ordinary Rust code (it allocates) after the fork.
+pub fn run_forked(
+    work: impl FnOnce() -> std::result::Result<(), String>,
+) -> Result<std::result::Result<(), String>> {
+    use std::io::{Read, Write};
+    let (read, write) = nix::unistd::pipe().map_err(|e| SysError::new("pipe", "", e))?;
+    // SAFETY: the caller is single-threaded, so the child's copy of the
+    // process has no lock held by a thread that does not exist there; the
+    // child ends in _exit without returning into the caller's frames.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => Err(SysError::new("fork", "", e)),
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(read);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| Err("the child panicked".into()));
+            let code = match outcome {
+                Ok(()) => 0,
+                Err(message) => {
+                    let _ = std::fs::File::from(write).write_all(message.as_bytes());
+                    1
+                }
+            };
+            // SAFETY: ends the child without running the parent's exit
+            // handlers or destructors a second time.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(write);
+            let mut message = String::new();
+            let _ = std::fs::File::from(read).read_to_string(&mut message);
+            match wait_exit(child)? {
+                Exit::Code(0) => Ok(Ok(())),
+                _ if !message.is_empty() => Ok(Err(message)),
+                exit => Ok(Err(format!("the child ended with {}", exit.as_code()))),
+            }
+        }
+    }
+}
+
+/// Raises this process's soft limit of open files to its hard limit;
+/// returns the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() => {
+            hard.max(soft)
+        }
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

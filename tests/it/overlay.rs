@@ -142,7 +142,66 @@ on_each_driver!(
     readdir_merges_without_duplicates_or_whiteouts,
     sparse_and_large_files,
     python_mmap_xattrs_compileall_and_install,
+    cp_into_and_out_of_a_running_container,
+    open_files_outlive_their_names,
 );
+
+fn cp_into_and_out_of_a_running_container(driver: &'static str) {
+    // A FUSE root is served only to the container's user namespace: `cp` must go through it.
+    let Some(case) = Case::new(driver) else {
+        return;
+    };
+    let ctx = &case.ctx;
+    let detached = ctx.devbox(&[
+        "--storage-driver",
+        driver,
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "box",
+        &case.image,
+        "sleep",
+        "1000",
+    ]);
+    detached.success();
+    ctx.write_file("in/dir/file", "from the host\n");
+    let host_dir = ctx.path("in/dir");
+    ctx.devbox(&["cp", host_dir.to_str().unwrap(), "box:/tmp"])
+        .success();
+    ctx.devbox(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "cat /tmp/dir/file; stat -c %u /tmp/dir/file",
+    ])
+    .success()
+    .stdout_is("from the host\n0");
+    let out = ctx.path("passwd");
+    ctx.devbox(&["cp", "box:/etc/passwd", out.to_str().unwrap()])
+        .success();
+    let copied = std::fs::read_to_string(&out).unwrap();
+    ctx.devbox(&["rm", "-f", "box"]).success();
+    assert!(copied.starts_with("root:"), "{copied}");
+}
+
+fn open_files_outlive_their_names(driver: &'static str) {
+    // Opened, then unlinked or replaced, before any read: the data is still there through
+    // the open descriptor, for an upper file and for a lower one.
+    let Some(case) = Case::new(driver) else {
+        return;
+    };
+    let l = case.run(
+        "echo upper > /tmp/f && exec 3</tmp/f 4</etc/group 5<>/tmp/g && rm /tmp/f /etc/group \
+         && echo new > /tmp/f && echo written >&5 && rm /tmp/g \
+         && cat <&3 && head -n1 <&4 && cat /tmp/f",
+    );
+    l.out.stdout_is("upper\nroot:x:0:\nnew");
+    assert!(is_whiteout(&l.upper.join("etc/group")));
+    assert!(!l.upper.join("tmp/g").exists());
+}
 
 fn reads_fall_through_without_copy_up(driver: &'static str) {
     let Some(case) = Case::new(driver) else {

@@ -96,17 +96,23 @@ impl Inodes {
     }
 
     /// The kernel dropped `n` references. Deleted nodes without references
-    /// go; live paths keep their numbers.
-    pub fn forget(&mut self, ino: u64, n: u64) {
+    /// go; live paths keep their numbers. Returns whether the kernel holds
+    /// no reference any more.
+    pub fn forget(&mut self, ino: u64, n: u64) -> bool {
         if ino == ROOT {
-            return;
+            return false;
         }
-        if let Some(node) = self.nodes.get_mut(&ino) {
-            node.lookups = node.lookups.saturating_sub(n);
-            if node.lookups == 0 && node.deleted {
-                self.nodes.remove(&ino);
-            }
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return true;
+        };
+        node.lookups = node.lookups.saturating_sub(n);
+        if node.lookups > 0 {
+            return false;
         }
+        if node.deleted {
+            self.nodes.remove(&ino);
+        }
+        true
     }
 
     /// Known paths at or below `path`.

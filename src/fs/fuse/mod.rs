@@ -3,17 +3,22 @@
 //! (DESIGN.md). N read-only lower layers and one upper directory, with the
 //! kernel overlay's semantics and on-disk format.
 //!
-//! Data goes straight to the backing files (large reads and writes, the
-//! kernel's page cache kept across opens, so files can be mmapped); entries
-//! and attributes are cached by the kernel for [`TTL`]; requests are served
-//! by several threads. FUSE passthrough is not used: the kernel only lets a
-//! server with CAP_SYS_ADMIN in the initial user namespace register backing
-//! files, which a rootless server never has.
+//! Round trips are what costs: opens are answered ENOSYS, so the kernel
+//! opens files without asking (no open or release request per open file)
+//! and data requests use the node's own backing file; entries, names that
+//! do not exist and attributes are cached by the kernel for an hour (the
+//! lower layers never change, the upper one only through us); listings come
+//! with attributes; writes gather in the kernel's writeback cache; several
+//! threads serve. When devbox runs as real root, file data goes by the
+//! server entirely (FUSE passthrough); rootless it cannot, as the kernel
+//! only takes backing files from a server with CAP_SYS_ADMIN in the initial
+//! user namespace.
 
 mod inodes;
 pub mod layers;
 mod overlay;
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::os::fd::OwnedFd;
@@ -21,7 +26,8 @@ use std::os::unix::fs::{
     DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt,
 };
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
@@ -37,18 +43,36 @@ use self::overlay::{io_errno, lock, sys_errno, DirEntry, OpenFile, Overlay, Res}
 use crate::fs::whiteout::is_overlay_xattr;
 use crate::sys;
 
-/// How long the kernel may cache entries and attributes. Every change goes
-/// through this server, so the caches only go stale for hard links' other
-/// names.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache entries (names, and names that do not
+/// exist) and attributes. The lower layers never change and every change to
+/// the upper one goes through this server, which the kernel sees: the caches
+/// can last.
+const TTL: Duration = Duration::from_secs(3600);
+
+/// The attribute cache time of a file with several names: a change through
+/// one name does not refresh what the kernel cached for the others (each
+/// name is its own node).
+const LINKED_TTL: Duration = Duration::from_secs(1);
+
+fn ttl(attr: &FileAttr) -> &'static Duration {
+    if attr.nlink > 1 && attr.kind != fuser::FileType::Directory {
+        &LINKED_TTL
+    } else {
+        &TTL
+    }
+}
 
 /// Serves the overlay on an already mounted FUSE connection until it is
 /// unmounted (the container's mount namespace goes away). `ready` runs once
 /// the kernel handshake is done.
 pub fn serve(config: OverlayConfig, fuse: OwnedFd, ready: impl FnOnce()) -> std::io::Result<()> {
     sys::process::umask(0);
+    // Every open file in the container may hold one here.
+    sys::process::raise_open_files_limit();
     let fs = FuseOverlay {
         overlay: Overlay::new(config)?,
+        passthrough: AtomicBool::new(false),
+        backings: Mutex::new(HashMap::new()),
     };
     let mut session_config = fuser::Config::default();
     // One worker per core: more only adds hand-offs between threads for
@@ -67,6 +91,23 @@ pub fn serve(config: OverlayConfig, fuse: OwnedFd, ready: impl FnOnce()) -> std:
 
 struct FuseOverlay {
     overlay: Overlay,
+    /// Opens are answered with a backing file the kernel reads and writes
+    /// itself (FUSE passthrough): only when the server runs as real root,
+    /// see [`passthrough_allowed`]. Otherwise opens are answered ENOSYS.
+    passthrough: AtomicBool,
+    /// Per node: its passthrough backing file while a handle has it open
+    /// (the kernel wants one backing file per inode), and its layer.
+    backings: Mutex<HashMap<u64, (usize, Weak<fuser::BackingId>)>>,
+}
+
+/// Whether the kernel will take backing files from this server: its
+/// `fuse_backing_open` requires CAP_SYS_ADMIN in the initial user namespace
+/// (`capable()`, fs/fuse/backing.c), which only real root has; a server
+/// inside the container's user namespace never does.
+fn passthrough_allowed() -> bool {
+    sys::ids::current_euid() == 0
+        && std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
 }
 
 /// What a setattr changes.
@@ -232,6 +273,9 @@ impl FuseOverlay {
         let parent_node = self.overlay.node(parent)?;
         let upper = self.overlay.backing(0, &rel);
         if resolved.layer == 0 {
+            if !is_dir {
+                self.overlay.pin_before_removal(&rel);
+            }
             if is_dir {
                 // Only whiteouts can be left inside (the merged view is empty).
                 fs_err::remove_dir_all(&upper).map_err(io_errno)?;
@@ -263,8 +307,50 @@ impl FuseOverlay {
             .open(&path)
             .map_err(io_errno)?;
         let fh = self.overlay.handle();
-        lock(&self.overlay.files).insert(fh, Arc::new(OpenFile { file }));
+        let open = OpenFile {
+            file,
+            layer: node.layer,
+            pinned: false,
+            _backing: None,
+        };
+        lock(&self.overlay.files).insert(fh, Arc::new(open));
         Ok((fh, FopenFlags::FOPEN_KEEP_CACHE))
+    }
+
+    /// Passthrough open: the backing file is registered with the kernel
+    /// (once per node while open), which then does the file's I/O itself.
+    fn open_passthrough(
+        &self,
+        ino: u64,
+        flags: i32,
+        register: impl FnOnce(&std::fs::File) -> std::io::Result<fuser::BackingId>,
+    ) -> Res<(u64, Arc<fuser::BackingId>)> {
+        let (fh, _) = self.open_file(ino, flags)?;
+        let open = self.file(FileHandle(fh))?;
+        let mut backings = lock(&self.backings);
+        let shared = backings
+            .get(&ino)
+            .filter(|(layer, _)| *layer == open.layer)
+            .and_then(|(_, id)| id.upgrade());
+        let id = match shared {
+            Some(id) => id,
+            None => match register(&open.file) {
+                Ok(id) => Arc::new(id),
+                Err(e) => {
+                    lock(&self.overlay.files).remove(&fh);
+                    return Err(io_errno(e));
+                }
+            },
+        };
+        backings.insert(ino, (open.layer, Arc::downgrade(&id)));
+        let with_backing = OpenFile {
+            file: open.file.try_clone().map_err(io_errno)?,
+            layer: open.layer,
+            pinned: false,
+            _backing: Some(id.clone()),
+        };
+        lock(&self.overlay.files).insert(fh, Arc::new(with_backing));
+        Ok((fh, id))
     }
 
     fn file(&self, fh: FileHandle) -> Res<Arc<OpenFile>> {
@@ -272,6 +358,16 @@ impl FuseOverlay {
             .get(&fh.0)
             .cloned()
             .ok_or(Errno::EBADF)
+    }
+
+    /// The backing file a data request works on: the handle's (files made
+    /// by create), else, with handle 0 (the kernel sends no opens), the
+    /// node's own. `write` copies up.
+    fn data_file(&self, ino: INodeNo, fh: Option<FileHandle>, write: bool) -> Res<Arc<OpenFile>> {
+        match fh {
+            Some(fh) if fh.0 != 0 => self.file(fh),
+            _ => self.overlay.node_file(ino.0, write),
+        }
     }
 
     fn set_attr(&self, ino: u64, c: AttrChanges) -> Res<FileAttr> {
@@ -289,10 +385,10 @@ impl FuseOverlay {
             // Its name is gone (the kernel writes times back after an
             // unlink): change the open file itself, never the path, which
             // may name another entry by now.
-            let open = fh
-                .filter(|_| node.layer == 0)
-                .and_then(|fh| self.file(fh).ok())
-                .ok_or(Errno::ENOENT)?;
+            let open = self.data_file(INodeNo(ino), fh, false)?;
+            if open.layer != 0 {
+                return Err(Errno::ENOENT);
+            }
             let file = &open.file;
             if uid.is_some() || gid.is_some() {
                 std::os::unix::fs::fchown(file, uid, gid).map_err(io_errno)?;
@@ -429,6 +525,9 @@ impl FuseOverlay {
         // Whatever the upper layer holds at the target (a whiteout, or a
         // directory with only whiteouts in it) is replaced.
         if let Ok(m) = std::fs::symlink_metadata(&to_path) {
+            if m.is_file() {
+                self.overlay.pin_before_removal(&to_rel);
+            }
             if m.is_dir() {
                 fs_err::remove_dir_all(&to_path).map_err(io_errno)?;
             } else if from.meta.is_dir() || m.file_type().is_char_device() {
@@ -490,7 +589,7 @@ impl FuseOverlay {
 
 fn reply_entry(reply: ReplyEntry, result: Res<FileAttr>) {
     match result {
-        Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+        Ok(attr) => reply.entry(ttl(&attr), &attr, Generation(0)),
         Err(e) => reply.error(e),
     }
 }
@@ -510,13 +609,20 @@ impl fuser::Filesystem for FuseOverlay {
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_CACHE_SYMLINKS,
             InitFlags::FUSE_ASYNC_DIO,
-            InitFlags::FUSE_ATOMIC_O_TRUNC,
-            // The kernel gathers writes in the page cache and sends them in
-            // large batches; files opened for writing are opened read-write
-            // below, as it may read pages to fill partial ones.
-            InitFlags::FUSE_WRITEBACK_CACHE,
         ] {
             let _ = config.add_capabilities(wanted);
+        }
+        // Passthrough excludes the writeback cache (the kernel turns
+        // passthrough off when both are asked for).
+        let passthrough = passthrough_allowed()
+            && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+            && config.set_max_stack_depth(1).is_ok();
+        self.passthrough.store(passthrough, Ordering::Relaxed);
+        if !passthrough {
+            // The kernel gathers writes in the page cache and sends them in
+            // large batches; backing files of the upper layer are opened
+            // read-write, as it may read pages to fill partial ones.
+            let _ = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE);
         }
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
@@ -535,18 +641,28 @@ impl fuser::Filesystem for FuseOverlay {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        lock(&self.overlay.inodes).forget(ino.0, nlookup);
+        if lock(&self.overlay.inodes).forget(ino.0, nlookup) {
+            self.overlay.forget_file(ino.0);
+        }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         let result = (|| {
-            if let Some(f) = fh.and_then(|fh| self.file(fh).ok()) {
+            if let Some(f) = fh.filter(|fh| fh.0 != 0).and_then(|fh| self.file(fh).ok()) {
                 return f.file.metadata().map_err(io_errno);
             }
-            self.stat(&self.overlay.node(ino.0)?)
+            let node = self.overlay.node(ino.0)?;
+            if node.deleted {
+                let f = self.overlay.node_file(ino.0, false)?;
+                return f.file.metadata().map_err(io_errno);
+            }
+            self.stat(&node)
         })();
         match result {
-            Ok(meta) => reply.attr(&TTL, &attr(ino.0, &meta)),
+            Ok(meta) => {
+                let a = attr(ino.0, &meta);
+                reply.attr(ttl(&a), &a)
+            }
             Err(e) => reply.error(e),
         }
     }
@@ -579,7 +695,7 @@ impl fuser::Filesystem for FuseOverlay {
             fh,
         };
         match self.set_attr(ino.0, changes) {
-            Ok(attr) => reply.attr(&TTL, &attr),
+            Ok(attr) => reply.attr(ttl(&attr), &attr),
             Err(e) => reply.error(e),
         }
     }
@@ -684,16 +800,30 @@ impl fuser::Filesystem for FuseOverlay {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.open_file(ino.0, flags.0) {
-            Ok((fh, fopen)) => reply.opened(FileHandle(fh), fopen),
-            Err(e) => reply.error(e),
+        if self.passthrough.load(Ordering::Relaxed) {
+            match self.open_passthrough(ino.0, flags.0, |f| reply.open_backing(f)) {
+                Ok((fh, id)) => {
+                    return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id)
+                }
+                Err(e) if e == Errno::EPERM => {
+                    // The kernel refused the backing file: no passthrough
+                    // from now on, and no opens either (below).
+                    self.passthrough.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return reply.error(e),
+            }
         }
+        // The kernel then opens files without asking (and keeps their page
+        // cache): no open or release round trip per open file. Data requests
+        // come with handle 0 and use the node's own backing file; a file is
+        // copied up on its first write or truncate rather than at open.
+        reply.error(Errno::ENOSYS);
     }
 
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -706,7 +836,7 @@ impl fuser::Filesystem for FuseOverlay {
             // costs page faults and zeroing.
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let file = match self.file(fh) {
+        let file = match self.data_file(ino, Some(fh), false) {
             Ok(f) => f,
             Err(e) => return reply.error(e),
         };
@@ -731,7 +861,7 @@ impl fuser::Filesystem for FuseOverlay {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -741,7 +871,7 @@ impl fuser::Filesystem for FuseOverlay {
         reply: ReplyWrite,
     ) {
         let result = self
-            .file(fh)
+            .data_file(ino, Some(fh), true)
             .and_then(|f| f.file.write_all_at(data, offset).map_err(io_errno));
         match result {
             Ok(()) => reply.written(data.len() as u32),
@@ -779,12 +909,12 @@ impl fuser::Filesystem for FuseOverlay {
     fn fsync(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let result = self.file(fh).and_then(|f| {
+        let result = self.data_file(ino, Some(fh), false).and_then(|f| {
             if datasync {
                 f.file.sync_data()
             } else {
@@ -996,13 +1126,35 @@ impl fuser::Filesystem for FuseOverlay {
                     .map_err(io_errno)
             })
             .and_then(|attr| {
-                let (fh, fopen) = self.open_file(attr.ino.0, flags & !libc::O_TRUNC)?;
-                Ok((attr, fh, fopen))
+                let flags = flags & !libc::O_TRUNC;
+                if self.passthrough.load(Ordering::Relaxed) {
+                    // All of a node's opens pass through, or the kernel
+                    // refuses the later ones (one I/O mode per inode).
+                    match self.open_passthrough(attr.ino.0, flags, |f| reply.open_backing(f)) {
+                        Ok((fh, id)) => return Ok((attr, fh, Some(id))),
+                        // Refused: on without it, as in open.
+                        Err(e) if e == Errno::EPERM => {
+                            self.passthrough.store(false, Ordering::Relaxed)
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                // Without opens the kernel sends no release, not even for
+                // created files: no handle, the node's own file serves.
+                self.overlay.node_file(attr.ino.0, true)?;
+                Ok((attr, 0, None))
             });
+        let keep = FopenFlags::FOPEN_KEEP_CACHE;
         match result {
-            Ok((attr, fh, fopen)) => {
-                reply.created(&TTL, &attr, Generation(0), FileHandle(fh), fopen)
-            }
+            Ok((attr, fh, Some(id))) => reply.created_passthrough(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+                &id,
+            ),
+            Ok((attr, fh, None)) => reply.created(&TTL, &attr, Generation(0), FileHandle(fh), keep),
             Err(e) => reply.error(e),
         }
     }
@@ -1010,7 +1162,7 @@ impl fuser::Filesystem for FuseOverlay {
     fn fallocate(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         length: u64,
@@ -1018,7 +1170,7 @@ impl fuser::Filesystem for FuseOverlay {
         reply: ReplyEmpty,
     ) {
         let result = self
-            .file(fh)
+            .data_file(ino, Some(fh), true)
             .and_then(|f| sys::fs::fallocate(&f.file, mode, offset, length).map_err(sys_errno));
         reply_empty(reply, result);
     }
@@ -1026,14 +1178,14 @@ impl fuser::Filesystem for FuseOverlay {
     fn lseek(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: i64,
         whence: i32,
         reply: ReplyLseek,
     ) {
         match self
-            .file(fh)
+            .data_file(ino, Some(fh), false)
             .and_then(|f| sys::fs::seek(&f.file, offset, whence).map_err(sys_errno))
         {
             Ok(pos) => reply.offset(pos),

@@ -46,10 +46,24 @@ pub struct OverlayConfig {
     pub userxattr: bool,
 }
 
-/// An open file.
+/// An open backing file: a handle's (files made with create), or a node's
+/// own (the kernel sends no opens, see `node_file`).
 pub struct OpenFile {
     pub file: File,
+    /// The layer it lies in (0 = upper, where writes may go).
+    pub layer: usize,
+    /// The node's name is gone: this file is the only way to its data.
+    pub pinned: bool,
+    /// Registered with the kernel for passthrough (shared by the node's
+    /// handles; closed with the last).
+    pub _backing: Option<Arc<fuser::BackingId>>,
 }
+
+/// How many node files stay open before unpinned ones are closed (they
+/// reopen on demand): well under the usual limit of 1024 open files, as the
+/// kernel forgets nodes late (names are cached for an hour) and handles of
+/// created files need descriptors too.
+const NODE_FILES_MAX: usize = 256;
 
 /// A directory's merged listing, taken at opendir.
 pub struct DirEntry {
@@ -67,6 +81,8 @@ pub struct Overlay {
     /// copy-up); reads never take it.
     changes: Mutex<()>,
     pub files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    /// Per node: its backing file, opened on first read or write.
+    node_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     pub dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     next_handle: AtomicU64,
 }
@@ -91,6 +107,7 @@ impl Overlay {
             inodes: Mutex::new(Inodes::new(0, vec![])),
             changes: Mutex::new(()),
             files: Mutex::new(HashMap::new()),
+            node_files: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
         };
@@ -178,6 +195,8 @@ impl Overlay {
     fn mark_upper(&self, rel: &Path, dir: bool) {
         let mut inodes = lock(&self.inodes);
         if let Some(ino) = inodes.ino_of(rel) {
+            // An open lower file is stale now.
+            lock(&self.node_files).remove(&ino);
             if let Some(node) = inodes.get_mut(ino) {
                 node.layer = 0;
                 if dir && node.dir_layers.first() != Some(&0) {
@@ -257,6 +276,82 @@ impl Overlay {
         }
         self.mark_upper(&rel, false);
         self.node(ino)
+    }
+
+    /// The backing file of node `ino`, kept open for its reads and writes:
+    /// the server answers the first open with ENOSYS, so the kernel sends no
+    /// opens or releases (two round trips less per open file) and data
+    /// requests name the node. `write` copies the file up first, and gets
+    /// the upper file open for writing.
+    pub fn node_file(&self, ino: u64, write: bool) -> Res<Arc<OpenFile>> {
+        if write {
+            self.copy_up(ino, true)?;
+        }
+        let cached = lock(&self.node_files).get(&ino).cloned();
+        if let Some(f) = cached {
+            // A lower file is stale once a copy-up raced past it.
+            let current =
+                f.layer == 0 || lock(&self.inodes).get(ino).map(|n| n.layer) == Some(f.layer);
+            if current && (!write || f.layer == 0) {
+                return Ok(f);
+            }
+        }
+        let node = self.node(ino)?;
+        if node.deleted && node.layer == 0 {
+            // Its upper file is gone (it would have been pinned if open).
+            return Err(Errno::ENOENT);
+        }
+        let path = self.backing(node.layer, &node.path);
+        let upper = node.layer == 0;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(upper)
+            .open(&path)
+            .or_else(|e| match upper {
+                true => std::fs::File::open(&path),
+                false => Err(e),
+            })
+            .map_err(io_errno)?;
+        let open = Arc::new(OpenFile {
+            file,
+            layer: node.layer,
+            pinned: false,
+            _backing: None,
+        });
+        let mut files = lock(&self.node_files);
+        if files.len() >= NODE_FILES_MAX {
+            files.retain(|_, f| f.pinned);
+        }
+        files.insert(ino, open.clone());
+        Ok(open)
+    }
+
+    /// Before the upper file at `rel` is removed or replaced: keeps it open
+    /// for its node, which a process may still read or write.
+    pub fn pin_before_removal(&self, rel: &Path) {
+        let Some(ino) = lock(&self.inodes).ino_of(rel) else {
+            return;
+        };
+        let path = self.backing(0, rel);
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .or_else(|_| std::fs::File::open(&path));
+        if let Ok(file) = opened {
+            let pinned = Arc::new(OpenFile {
+                file,
+                layer: 0,
+                pinned: true,
+                _backing: None,
+            });
+            lock(&self.node_files).insert(ino, pinned);
+        }
+    }
+
+    /// The kernel forgot node `ino`: its file closes.
+    pub fn forget_file(&self, ino: u64) {
+        lock(&self.node_files).remove(&ino);
     }
 
     /// Whether a lower layer of the directory `parent` shows `name`, so
