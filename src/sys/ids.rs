@@ -36,3 +36,23 @@ pub fn user_name(uid: u32) -> Option<String> {
         .flatten()
         .map(|u| u.name)
 }
+
+/// setresgid(gid, gid, gid) for the calling thread only, async-signal-safe: for a child
+/// cloned from a multi-threaded process (glibc's wrapper would wait for the parent's
+/// threads, which do not exist in the child, and hang).
+pub fn raw_setresgid(gid: u32) -> libc::c_long {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
+}
+
+/// setresuid(uid, uid, uid) for the calling thread only; see [`raw_setresgid`].
+pub fn raw_setresuid(uid: u32) -> libc::c_long {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }
+}
+
+/// setgroups for the calling thread only; see [`raw_setresgid`].
+pub fn raw_setgroups(groups: &[libc::gid_t]) -> libc::c_long {
+    // SAFETY: the pointer and length describe a live slice for the duration of the call.
+    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }
+}

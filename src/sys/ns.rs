@@ -187,8 +187,10 @@ fn spawn_in(
                 // Become root of the new namespace before exec, which would otherwise
                 // drop our capabilities where the map gives us another id (keep-id).
                 // Failing here leaves the mapped id; the role reports what it cannot do.
-                libc::setresgid(0, 0, 0);
-                libc::setresuid(0, 0, 0);
+                // Raw syscalls: glibc's wrappers would wait for the parent's other threads
+                // (stale in this clone child) to change ids too, and hang forever.
+                super::ids::raw_setresgid(0);
+                super::ids::raw_setresuid(0);
             }
             if n == 1 && byte == b'g' {
                 libc::execve(exe_ptr, argv_ptrs.as_ptr(), envp_ptrs.as_ptr());

@@ -237,12 +237,12 @@ pub fn spawn_command(spec: &CommandSpec) -> Result<Pid> {
                     libc::_exit(EXIT_SETUP_FAILED);
                 }
             }
-            if spec.set_groups && libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+            // Raw syscalls, not glibc's wrappers: those make every thread of the process change
+            // ids and wait for them, and the parent's other threads are stale in this child.
+            if spec.set_groups && super::ids::raw_setgroups(&groups) < 0 {
                 libc::_exit(EXIT_SETUP_FAILED);
             }
-            if libc::setresgid(spec.gid, spec.gid, spec.gid) < 0
-                || libc::setresuid(spec.uid, spec.uid, spec.uid) < 0
-            {
+            if super::ids::raw_setresgid(spec.gid) < 0 || super::ids::raw_setresuid(spec.uid) < 0 {
                 libc::_exit(EXIT_SETUP_FAILED);
             }
             if let Some(sets) = spec.caps {

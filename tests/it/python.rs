@@ -403,6 +403,17 @@ fn devbox_test_of_the_pytest_example_returns_the_runner_code_and_writes_nothing(
     devbox_test().success().stdout_contains(" passed");
     assert_eq!(tree(&dir), before, "no .pytest_cache, no __pycache__");
 
+    // Runs side by side in one repository do not interfere: each has its own throw-away
+    // container and overlay over the source.
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2).map(|_| s.spawn(devbox_test)).collect();
+        for run in runs {
+            let out = run.join().expect("a devbox test thread panicked");
+            out.success().stdout_contains(" passed");
+        }
+    });
+    assert_eq!(tree(&dir), before, "parallel runs leave the tree as it was");
+
     ctx.write_file(
         "pytest-project/tests/test_broken.py",
         "def test_broken():\n    assert 1 + 1 == 3\n",
