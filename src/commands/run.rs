@@ -336,16 +336,25 @@ pub fn run(args: RunArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ctx.printer.data(&record.id);
         return Ok(ExitStatus::Success);
     }
-    if args.rm {
-        if let Err(cleanup) = remove::remove_container_detached(&store, &mapping, &record.id, true)
-        {
-            // Report the cleanup error after the original one (STYLE rule 7).
-            return match result {
-                Err(e) => Err(anyhow::Error::new(e)
-                    .context(format!("also failed to remove the container: {cleanup}"))),
-                Ok(_) => Err(cleanup.into()),
-            };
-        }
+    let cleanup = args
+        .rm
+        .then(|| remove::remove_container_detached(&store, &mapping, &record.id, true));
+    foreground_outcome(result, cleanup)
+}
+
+/// The exit status of a foreground container: its code, or the start's error (exec
+/// failures keep Docker's 126/127), with a failed `--rm` cleanup reported after the
+/// original error (STYLE rule 7).
+pub(super) fn foreground_outcome(
+    result: Result<i32, RuntimeError>,
+    cleanup: Option<Result<(), RuntimeError>>,
+) -> anyhow::Result<ExitStatus> {
+    if let Some(Err(cleanup)) = cleanup {
+        return match result {
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("also failed to remove the container: {cleanup}"))),
+            Ok(_) => Err(cleanup.into()),
+        };
     }
     match result {
         Ok(code) => Ok(ExitStatus::Container(code)),

@@ -11,7 +11,7 @@ use crate::compose::plan::{self, LABEL_NUMBER, LABEL_ONEOFF};
 use crate::compose::select::SelectError;
 use crate::compose::Project;
 use crate::context::Context;
-use crate::runtime::{create, launch, monitor, remove, rootfs, RuntimeError};
+use crate::runtime::{create, launch, monitor, remove, rootfs};
 use crate::spec::{env, user::UserSpec};
 use crate::ui::diagnostics::{ExitStatus, UserError};
 
@@ -145,21 +145,8 @@ pub(super) fn run(
         dirs: &dirs,
         driver,
     });
-    if args.rm {
-        if let Err(cleanup) = remove::remove_container(store, &machine.mapping, &record.id, true) {
-            return match result {
-                Err(e) => Err(anyhow::Error::new(e)
-                    .context(format!("also failed to remove the container: {cleanup}"))),
-                Ok(_) => Err(cleanup.into()),
-            };
-        }
-    }
-    match result {
-        Ok(code) => Ok(ExitStatus::Container(code)),
-        Err(e @ RuntimeError::Exec { .. }) => {
-            let code = e.exit_code();
-            Err(UserError::new(e.to_string()).with_code(code).into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let cleanup = args
+        .rm
+        .then(|| remove::remove_container(store, &machine.mapping, &record.id, true));
+    crate::commands::run::foreground_outcome(result, cleanup)
 }
