@@ -84,6 +84,14 @@ fn process_exists(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Exists and has not exited (a zombie has closed its files, and released its locks).
+fn process_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    })
+}
+
 fn timed(f: impl FnOnce() -> Output) -> (Output, Duration) {
     let start = Instant::now();
     let out = f();
@@ -320,7 +328,14 @@ fn a_killed_monitor_shows_the_container_exited_and_boot_starts_it_again() {
         monitor = monitor_pid(&id);
         monitor.is_some()
     });
-    nix_kill(monitor.unwrap(), 9);
+    let monitor = monitor.unwrap();
+    nix_kill(monitor, 9);
+    // kill(2) returns before the process is gone (and its lock with it).
+    poll_until(
+        "the killed monitor is still alive",
+        Duration::from_secs(10),
+        || !process_running(monitor),
+    );
     let ps = ctx.devbox(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     ps.success().stdout_is("svc Exited (unknown)");
     assert_eq!(
