@@ -47,12 +47,6 @@ pub enum InternalCommand {
         fd: i32,
         paths: Vec<PathBuf>,
     },
-    /// Deletes a retired container directory, detached from `run --rm` (as the user; what
-    /// belongs to mapped ids through `__rmtree`)
-    #[command(name = "__remove-tree", hide = true)]
-    RemoveTree { path: PathBuf },
-    /// Runs inside the user namespace only: copies a layer for `--userns=keep-id`, with
-    /// owners 0 and UID (groups 0 and GID) swapped, made in STAGING and moved to TARGET
     #[command(name = "__shift-layer", hide = true)]
     ShiftLayer {
         #[arg(long)]

@@ -18,7 +18,49 @@ pub mod volume;
 
 /// The entry point of the binary: parse, run, render the outcome.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
-    crate::commands::main(Cli::parse_from(args))
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = parse_hot(&args).unwrap_or_else(|| Cli::parse_from(&args));
+    crate::commands::main(cli)
+}
+
+/// The verbs on the path of every container start (`run`, `exec` and the hidden child
+/// roles such as `__init`) parsed with a command tree that holds only them: clap builds
+/// its whole tree (every verb, every flag) before it parses, and that was most of
+/// devbox's own start-up, paid by the CLI and again by each role it re-executes.
+/// Anything else, and any parse that fails or asks for help or the version, returns
+/// `None` and goes through the whole tree, so what users see does not change.
+fn parse_hot(args: &[OsString]) -> Option<Cli> {
+    use clap::{Args, FromArgMatches};
+    let base = || GlobalArgs::augment_args(clap::Command::new("devbox"));
+    let tree = match verb(args)? {
+        "run" => base().subcommand(container::RunArgs::augment_args(clap::Command::new("run"))),
+        "exec" => base().subcommand(container::ExecArgs::augment_args(clap::Command::new(
+            "exec",
+        ))),
+        role if role.starts_with("__") => internal::InternalCommand::augment_subcommands(base()),
+        _ => return None,
+    };
+    let matches = tree.try_get_matches_from(args).ok()?;
+    Cli::from_arg_matches(&matches).ok()
+}
+
+/// The verb of a command line: the first word after the global options.
+fn verb(args: &[OsString]) -> Option<&str> {
+    let mut words = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(word) = words.next() {
+        match word? {
+            "--root" | "--runroot" | "--storage-driver" => {
+                words.next();
+            }
+            "-D" | "--debug" => {}
+            w if w.starts_with("--root=")
+                || w.starts_with("--runroot=")
+                || w.starts_with("--storage-driver=") => {}
+            w if w.starts_with('-') => return None,
+            w => return Some(w),
+        }
+    }
+    None
 }
 
 #[derive(Debug, Parser)]
@@ -165,4 +207,46 @@ pub enum Command {
     Info(system::InfoArgs),
     #[command(flatten)]
     Internal(internal::InternalCommand),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<OsString> {
+        line.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn hot_verbs_parse_as_the_whole_tree_does() {
+        for line in [
+            "devbox run --rm -it -e A=1 -v /a:/b:ro --network none bb sh -c true",
+            "devbox --root /s -D run -h host --name n bb",
+            "devbox --storage-driver=vfs run --rm bb ls --help",
+            "devbox --runroot /r exec -it -u 1000 c sh",
+            "devbox __init --fd 3",
+            "devbox --root /s __monitor --fd 4 abc",
+            "devbox __fuse-overlay --fuse-fd 5 --upper /u --work /w --userxattr /l1 /l2",
+        ] {
+            let args = words(line);
+            let hot = parse_hot(&args).unwrap_or_else(|| panic!("not taken: {line}"));
+            let whole = Cli::try_parse_from(&args).unwrap();
+            assert_eq!(format!("{hot:?}"), format!("{whole:?}"), "{line}");
+        }
+    }
+
+    #[test]
+    fn help_errors_and_other_verbs_take_the_whole_tree() {
+        for line in [
+            "devbox run --help",
+            "devbox run --no-such-flag bb",
+            "devbox exec",
+            "devbox --version",
+            "devbox ps -a",
+            "devbox --unknown run bb",
+            "devbox",
+        ] {
+            assert!(parse_hot(&words(line)).is_none(), "{line}");
+        }
+    }
 }
