@@ -28,17 +28,6 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
                 .map_err(|e| e.to_string())
         }),
         InternalCommand::PortProxy => crate::net::portproxy::serve_role(),
-        InternalCommand::RemoveTree { path } => {
-            sys::process::set_name("devbox:[remove]");
-            let ctx = crate::context::Context::new(global);
-            let removed = ctx
-                .id_mapping()
-                .map_err(|e| e.to_string())
-                .and_then(|mapping| {
-                    crate::runtime::remove::remove_tree(&mapping, &path).map_err(|e| e.to_string())
-                });
-            u8::from(removed.is_err())
-        }
         InternalCommand::NetworkHolder { fd, .. } => network_holder(fd),
         InternalCommand::Pack {
             fd,

@@ -80,7 +80,7 @@ pub fn remove_container(store: &Store, mapping: &IdMapping, id: &str, force: boo
 }
 
 /// Removes a container as `remove_container` does, but deletes its retired
-/// directory in a detached `devbox __remove-tree` (the end of `run --rm`):
+/// directory in a detached child (`sys::process::run_detached`; the end of `run --rm`):
 /// once this returns the container is gone for every command (record and
 /// name), and the caller need not wait for the files to be unlinked. A
 /// remover that dies leaves a `tmp/removed-*` dir, which the next store
@@ -92,21 +92,12 @@ pub fn remove_container_detached(
     force: bool,
 ) -> Result<()> {
     let retired = retire_container(store, id, force)?;
-    let spawned = std::env::current_exe().and_then(|devbox| {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = std::process::Command::new(devbox);
-        cmd.arg0("devbox")
-            .arg("__remove-tree")
-            .arg(&retired)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0);
-        cmd.spawn()
+    let detached = sys::process::run_detached(|| {
+        sys::process::set_name("devbox:[remove]");
+        let _ = remove_tree(mapping, &retired);
     });
-    match spawned {
-        // Not waited for: it outlives us and is reaped by init.
-        Ok(_child) => Ok(()),
+    match detached {
+        Ok(()) => Ok(()),
         Err(_) => remove_tree(mapping, &retired),
     }
 }

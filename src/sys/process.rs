@@ -395,6 +395,42 @@ pub fn run_forked(
     }
 }
 
+/// Runs `work` in a forked child that is not waited for and outlives us (the tail of
+/// `run --rm`: deleting the container's tree after the exit code is reported), with no
+/// exec and so none of a new devbox's start-up. The child first closes every fd it
+/// inherited (a copy of a lock's fd would keep the lock held), takes /dev/null for its
+/// stdio (a pipe a caller reads to its end must not stay open) and its own session, and
+/// ends in `_exit`. Meant for a process about to exit: an ended child stays a zombie
+/// until then.
+pub fn run_detached(work: impl FnOnce()) -> Result<()> {
+    // SAFETY: the child only uses memory it owns; the caller's other threads (a signal
+    // forwarder blocked in a read) hold no lock the child takes: glibc's malloc is
+    // reset for the child by fork itself, and the child uses no stdio lock (its
+    // stdio is /dev/null) and no environment lock of a running thread. The child
+    // never returns into the caller's frames: it ends in _exit.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => Err(SysError::new("fork", "", e)),
+        Ok(nix::unistd::ForkResult::Child) => {
+            // SAFETY: plain syscalls on fds and the session; the fds closed are
+            // never used again by this child, which runs only `work`.
+            unsafe {
+                libc::syscall(libc::SYS_close_range, 0, u32::MAX, 0);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null == 0 {
+                    libc::dup2(0, 1);
+                    libc::dup2(0, 2);
+                }
+                libc::setsid();
+            }
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // SAFETY: ends the child without running the parent's exit handlers or
+            // destructors a second time.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(()),
+    }
+}
+
 /// Raises this process's soft limit of open files to its hard limit;
 /// returns the limit now in force.
 pub fn raise_open_files_limit() -> u64 {
