@@ -3,7 +3,7 @@
 //! in the store.
 
 use super::plan::RunSpec;
-use super::state::{self, State};
+use super::state;
 use super::{Result, RuntimeError};
 use crate::spec::container::{self, Network};
 use crate::spec::mount::{BindMount, TmpfsMount, VolumeMount};
@@ -240,12 +240,12 @@ pub fn create(
         labels: request.labels.clone(),
         healthcheck: healthcheck(image, &request.health),
     };
-    let dirs = match store.create_container(&record, &State::created()) {
+    let dirs = match store.create_container(&record) {
         Err(crate::store::StoreError::NameInUse { .. }) if request.name.is_none() => {
             // A generated name collided: add a short suffix, as Podman does.
             let mut retry = record.clone();
             retry.name = format!("{}_{}", record.name, &record.id[..6]);
-            let dirs = store.create_container(&retry, &State::created())?;
+            let dirs = store.create_container(&retry)?;
             return Ok((retry, dirs));
         }
         other => other?,

@@ -485,14 +485,11 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            let stored = std::fs::read(dirs.state())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<State>(&b).ok());
-            let Some(stored) = stored else {
+            let Ok(stored) = super::containers::read_state(&dirs) else {
                 self.report(
                     Severity::Inconsistent,
                     &dirs.state(),
-                    "container state is missing or does not parse",
+                    "container state does not parse",
                     Fix::MarkExited(id.clone()),
                 );
                 continue;

@@ -9,7 +9,7 @@
 //! <root>/refs-v1/<escaped reference>    tag -> manifest digest
 //! <root>/images-v1/<image id hex>       image record (its manifest): images outlive their tags
 //! <root>/gc.lock                        writers hold it shared, garbage collection exclusive
-//! <root>/containers-v1/<id>/            config.json, state.json, upper/, work/, rootfs/, etc/
+//! <root>/containers-v1/<id>/            config.json, state.json (from the first start), upper/, work/, rootfs/, etc/
 //! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
 //! <root>/networks-v1/<name>.json        user-defined networks
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
