@@ -33,7 +33,7 @@ fn serve(ctx: &TestContext, name: &str, network: &str, extra: &[&str]) {
 
 /// A shell command that fetches `url` (retried while the server starts), as a busybox
 /// script; `nc` rather than `wget`, which segfaults on refused connections.
-fn fetch(host: &str) -> String {
+pub(crate) fn fetch(host: &str) -> String {
     format!(
         "for i in $(seq 50); do r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 8080 2>/dev/null) && [ -n \"$r\" ] && echo \"$r\" && exit 0; sleep 0.1; done; exit 1"
     )
