@@ -454,9 +454,16 @@ fn keep_id_on_a_user_network_keeps_the_users_ids_and_reaches_others_by_name() {
         (uid, gid),
         "the bind-mounted file is the user's on the host"
     );
-    // A keep-id server is reached by name from a default-mapped client too.
+    // A keep-id server is reached by name from a default-mapped client too, and connected
+    // to one more network while it runs.
     serve(&ctx, "kept", "kid", &["--userns=keep-id", "-u", "0"]);
     run_on(&ctx, "kid", &fetch("kept"))
+        .success()
+        .stdout_contains("hello-from-kept");
+    ctx.devbox(&["network", "create", "kid2"]).success();
+    ctx.devbox(&["network", "connect", "kid2", "kept"])
+        .success();
+    run_on(&ctx, "kid2", &fetch("kept"))
         .success()
         .stdout_contains("hello-from-kept");
     ctx.devbox(&["rm", "-f", "web", "kept"]).success();
