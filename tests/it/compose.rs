@@ -940,7 +940,10 @@ fn two_services_listen_on_one_container_port_published_on_different_host_ports()
             web_service("two", &format!("    ports: [\"127.0.0.1:{two}:8080\"]\n")),
         ),
     );
-    p.run(&["up", "-d"]).success();
+    p.run(&["up", "-d"])
+        .success()
+        .stderr_contains(&format!("one: http://127.0.0.1:{one}/"))
+        .stderr_contains(&format!("two: http://127.0.0.1:{two}/"));
     poll("both services answer", Duration::from_secs(15), || {
         http_get(one).is_some_and(|b| b.contains("hello-from-one"))
             && http_get(two).is_some_and(|b| b.contains("hello-from-two"))
