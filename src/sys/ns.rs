@@ -239,10 +239,10 @@ fn spawn_in(
         let mut byte = 0u8;
         // SAFETY: the child runs on its own stack with a copy of the parent's
         // memory; it only calls async-signal-safe functions (setns, the raw clone
-        // syscall, write, dup2, read, execve, _exit) on fds and pointers prepared before
-        // the clone, which stay valid in the copied address space. The raw clone passes
-        // no stack, so (without CLONE_VM) the grandchild continues on a copy of this one,
-        // as after fork.
+        // syscall, openat, write, close, dup2, read, execve, _exit) on fds and pointers
+        // prepared before the clone (a nested namespace's maps and /proc's fd included),
+        // which stay valid in the copied address space. The raw clone passes no stack, so
+        // (without CLONE_VM) the grandchild continues on a copy of this one, as after fork.
         unsafe {
             if trampoline {
                 for (fd, flag) in joins {
