@@ -1,8 +1,8 @@
 //! `devbox compose ...`, and `devbox up` / `devbox down`.
 //!
-//! Services run as detached containers (each with its monitor) on the host's network, so
-//! they reach each other on localhost and by service name (/etc/hosts); see
-//! `compose::plan` for why, and the book's Compose chapter for what that means.
+//! Services run as detached containers (each with its monitor) on the project's
+//! user-defined networks (`networks`: `<project>_default` unless they declare others), where
+//! they reach each other by service name, container name and alias; see `compose::plan`.
 //!
 //! `up` converges: each selected service, in dependency order, after its dependencies meet
 //! their `depends_on` condition (`wait`), gets `replicas` containers; a container whose
@@ -10,6 +10,7 @@
 //! The other verbs live in `verbs` (start, stop, rm, top, build, pull), `oneoff` (exec,
 //! run), `output` (ps, logs) and `watch`.
 
+mod networks;
 mod oneoff;
 mod output;
 mod verbs;
@@ -27,8 +28,8 @@ use crate::build::executor::Runtime;
 use crate::cli::compose::{ComposeArgs, ComposeCommand, DownArgs, RemoveImages, UpArgs};
 use crate::compose::model::Restart;
 use crate::compose::plan::{
-    self, ImageSource, ServicePlan, LABEL_CONFIG_HASH, LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT,
-    LABEL_SERVICE,
+    self, ImageSource, ServiceNetworking, ServicePlan, LABEL_CONFIG_HASH, LABEL_NUMBER,
+    LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE,
 };
 use crate::compose::select::{self, SelectError};
 use crate::compose::{self, LoadInput, Project, SourceFile};
@@ -36,9 +37,10 @@ use crate::context::Context;
 use crate::image::Reference;
 use crate::runtime::idmap::IdMapping;
 use crate::runtime::{create, lifecycle, monitor, remove, rootfs, userns};
-use crate::spec::container::Network;
+use crate::spec::container::{Network, NetworkOptions};
 use crate::spec::mount::MountRequest;
 use crate::spec::restart::RestartPolicy;
+use crate::spec::security::Security;
 use crate::spec::user::UserSpec;
 use crate::store::Store;
 use crate::ui::diagnostics::{ExitStatus, UserError};
@@ -108,10 +110,9 @@ pub fn default_file(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A loaded project, the directory it is relative to and the active profiles.
+/// A loaded project and the active profiles.
 pub struct LoadedProject {
     pub project: Project,
-    pub dir: PathBuf,
     /// `--profile` flags, then `COMPOSE_PROFILES`.
     pub profiles: Vec<String>,
 }
@@ -175,7 +176,6 @@ pub fn load_sources(
     loaded.resolve_env_files(&texts)?;
     Ok(LoadedProject {
         project: loaded.project,
-        dir: dir.to_path_buf(),
         profiles: select::active_profiles(
             &[],
             std::env::var(crate::env_vars::COMPOSE_PROFILES)
@@ -356,7 +356,13 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
         .map(|p| (p.service.clone(), p))
         .collect();
     let order = in_start_order(project, &selected)?;
+    // Bad confinement keys fail before anything is made.
+    let mut security = BTreeMap::new();
+    for name in &order {
+        security.insert(name.clone(), service_security(&plans[name], ctx)?);
+    }
     let machine = Machine::new(ctx)?;
+    networks::ensure(&machine.store, project, &order, ctx)?;
     let recreate = match (args.force_recreate, args.no_recreate) {
         (true, _) => Recreate::Always,
         (_, true) => Recreate::Never,
@@ -376,19 +382,25 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
         )?;
         let replicas = scale.get(name).copied().unwrap_or(service.replicas);
         let ids = converge(
-            &machine, service, replicas, args.build, recreate, loaded, ctx,
+            &machine,
+            (service, &security[name]),
+            replicas,
+            args.build,
+            recreate,
+            ctx,
         )?;
         started.extend(ids.iter().map(|id| (name.clone(), id.clone())));
         by_service.insert(name.clone(), ids);
     }
-    for service in order.iter().map(|s| &plans[s]) {
-        for p in &service.ports {
-            let port = p.container_port;
+    for (service, id) in &started {
+        let (_, state) = machine.store.load_container(id)?;
+        for p in &state.ports {
             ctx.printer.status(format!(
-                "{}: http://{}:{port}/",
-                service.service,
+                "{service}: http://{}:{}/",
                 p.host_ip
-                    .map_or("127.0.0.1".to_string(), |ip| ip.to_string())
+                    .filter(|ip| !ip.is_unspecified())
+                    .map_or("127.0.0.1".to_string(), |ip| ip.to_string()),
+                p.host_port
             ));
         }
     }
@@ -425,11 +437,10 @@ fn up(loaded: &LoadedProject, args: &UpArgs, ctx: &Context) -> anyhow::Result<Ex
 /// stopped ones, removes replicas beyond the count.
 fn converge(
     machine: &Machine,
-    service: &ServicePlan,
+    (service, security): (&ServicePlan, &Security),
     replicas: u32,
     force_build: bool,
     recreate: Recreate,
-    loaded: &LoadedProject,
     ctx: &Context,
 ) -> anyhow::Result<Vec<String>> {
     let store = &machine.store;
@@ -479,7 +490,7 @@ fn converge(
             }
             stop_and_remove(machine, id, service.stop_timeout)?;
         }
-        let mut request = request_for(service, &image, &loaded.dir, ctx)?;
+        let mut request = request_for(service, &image, security.clone())?;
         request.name = Some(name.clone());
         request.labels.insert(LABEL_NUMBER.into(), n.to_string());
         request.labels.insert(LABEL_ONEOFF.into(), "False".into());
@@ -512,22 +523,50 @@ fn stop_and_remove(machine: &Machine, id: &str, timeout: Option<u64>) -> anyhow:
     Ok(())
 }
 
-/// A service's container request. Services share the host's network: published ports are
-/// the container's own ports, and a different host port cannot be honoured.
+/// A service's confinement keys, checked by `devbox run`'s rules (limits that cannot be
+/// applied fail here, with run's message).
+fn service_security(service: &ServicePlan, ctx: &Context) -> anyhow::Result<Security> {
+    let c = &service.confinement;
+    let flags = crate::spec::security::Flags {
+        cap_add: &c.cap_add,
+        cap_drop: &c.cap_drop,
+        privileged: c.privileged,
+        security_opt: &c.security_opt,
+        pids_limit: c.pids_limit,
+        memory: c.mem_limit.as_deref(),
+        cpus: c.cpus,
+    };
+    super::run::checked_security(&flags, ctx)
+        .with_context(|| format!("service `{}`", service.service))
+}
+
+/// How a service's container is networked, in `devbox run`'s terms.
+fn network_request(networking: &ServiceNetworking) -> (Network, NetworkOptions) {
+    let mut net = NetworkOptions::default();
+    let mode = match networking {
+        ServiceNetworking::Networks(attachments) => {
+            net.networks = attachments.clone();
+            Network::User
+        }
+        ServiceNetworking::Host => Network::Host,
+        ServiceNetworking::None => Network::None,
+        ServiceNetworking::Bridge => Network::Slirp4netns,
+        ServiceNetworking::Service { container, .. } | ServiceNetworking::Container(container) => {
+            net.container = Some(container.clone());
+            Network::Container
+        }
+    };
+    (mode, net)
+}
+
+/// A service's container request: its own network namespace on the project's networks (or
+/// its `network_mode`), its ports published as `devbox run -p` does.
 fn request_for(
     service: &ServicePlan,
     image: &str,
-    dir: &Path,
-    ctx: &Context,
+    security: Security,
 ) -> anyhow::Result<create::Request> {
-    for p in &service.ports {
-        if p.host_port != 0 && p.host_port != p.container_port {
-            ctx.printer.warn(format!(
-                "service `{}`: port {} is served on the host as {} (services share the host's network); {} is not used",
-                service.service, p.container_port, p.container_port, p.host_port
-            ));
-        }
-    }
+    let (network, net) = network_request(&service.networking);
     let (mut binds, mut volumes, mut tmpfs) = (Vec::new(), Vec::new(), Vec::new());
     for m in &service.mounts {
         match m.clone() {
@@ -541,7 +580,6 @@ fn request_for(
             MountRequest::Tmpfs(t) => tmpfs.push(t),
         }
     }
-    let _ = dir;
     Ok(create::Request {
         image_name: image.to_string(),
         name: Some(service.container_name.clone()),
@@ -552,12 +590,12 @@ fn request_for(
         binds,
         volumes,
         tmpfs,
-        ports: Vec::new(),
+        ports: service.ports.clone(),
         publish_all: false,
-        read_only: false,
+        read_only: service.confinement.read_only,
         extra_hosts: service.extra_hosts.clone(),
-        network: Network::Host,
-        net: Default::default(),
+        network,
+        net,
         entrypoint: service.entrypoint.clone(),
         args: service.command.clone().unwrap_or_default(),
         tty: service.tty,
@@ -573,7 +611,7 @@ fn request_for(
             .keep_id
             .then(crate::runtime::userns::keep_id_user)
             .transpose()?,
-        security: Default::default(),
+        security,
     })
 }
 
@@ -651,6 +689,8 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
         ctx.printer
             .status(format!("Container {}  Removed", record.name));
     }
+    // Volumes and images go even when a network is still in use.
+    let networks_removed = networks::remove(&store, project, ctx);
     if args.volumes {
         for name in project.volumes.keys() {
             volumes.insert(plan::volume_name(project, name));
@@ -694,5 +734,6 @@ fn down(project: &Project, args: &DownArgs, ctx: &Context) -> anyhow::Result<Exi
             }
         }
     }
+    networks_removed?;
     Ok(ExitStatus::Success)
 }

@@ -112,7 +112,7 @@ fn create(args: NetworkCreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
 }
 
 /// Refused while a running container uses the network (Docker's "active endpoints").
-fn remove(store: &Store, record: &NetworkRecord) -> anyhow::Result<()> {
+pub(crate) fn remove(store: &Store, record: &NetworkRecord) -> anyhow::Result<()> {
     let running: Vec<String> = network::users(store, &record.name)?
         .into_iter()
         .filter(|(_, live)| *live)

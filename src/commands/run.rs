@@ -142,8 +142,7 @@ fn request(args: &RunArgs) -> anyhow::Result<create::Request> {
 /// `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt` and the limits, checked
 /// before anything is created (a bad seccomp profile is a usage error, exit 125).
 fn security(args: &RunArgs, ctx: &Context) -> anyhow::Result<crate::spec::security::Security> {
-    use crate::spec::security::{self, SecurityError};
-    let flags = security::Flags {
+    let flags = crate::spec::security::Flags {
         cap_add: &args.cap_add,
         cap_drop: &args.cap_drop,
         privileged: args.privileged,
@@ -152,8 +151,17 @@ fn security(args: &RunArgs, ctx: &Context) -> anyhow::Result<crate::spec::securi
         memory: args.memory.as_deref(),
         cpus: args.cpus,
     };
+    checked_security(&flags, ctx)
+}
+
+/// [`security`] from flags however given (`run`'s, a compose service's keys).
+pub(crate) fn checked_security(
+    flags: &crate::spec::security::Flags<'_>,
+    ctx: &Context,
+) -> anyhow::Result<crate::spec::security::Security> {
+    use crate::spec::security::{self, SecurityError};
     let read = |file: &str| fs_err::read_to_string(file).map_err(|e| e.to_string());
-    let (security, ignored) = security::from_flags(&flags, read).map_err(|e| {
+    let (security, ignored) = security::from_flags(flags, read).map_err(|e| {
         let hint = match &e {
             SecurityError::UnknownCapability(_) => {
                 "capabilities are named as in capabilities(7), with or without `CAP_` (`NET_ADMIN`), or `ALL`"

@@ -110,6 +110,7 @@ pub fn load(input: &LoadInput) -> Result<Loaded, ComposeError> {
         let part = cx.project(&tree)?;
         merge_project(&mut project, part);
     }
+    implicit_dependencies(&mut project);
     if !input.skip_consistency_checks {
         validate(&project)?;
     }
@@ -590,6 +591,12 @@ impl Cx<'_> {
                 "privileged" => s.privileged = Some(self.bool(v, p)?),
                 "cap_add" => s.cap_add = self.strings(v, p, false)?,
                 "cap_drop" => s.cap_drop = self.strings(v, p, false)?,
+                "security_opt" => s.security_opt = self.strings(v, p, false)?,
+                "read_only" => s.read_only = Some(self.bool(v, p)?),
+                "tmpfs" => s.tmpfs = self.strings(v, p, true)?,
+                "pids_limit" => s.pids_limit = Some(self.uint(v, p)?),
+                "mem_limit" => s.mem_limit = self.opt_string(v, p)?,
+                "cpus" => s.cpus = Some(self.uint(v, p)?),
                 k if k.starts_with("x-") => {
                     s.extensions.insert(k.to_string(), self.extension(v));
                 }
@@ -1475,10 +1482,34 @@ fn merge_service(b: &mut Service, o: Service) {
     replace(&mut b.privileged, o.privileged);
     append_unique(&mut b.cap_add, o.cap_add);
     append_unique(&mut b.cap_drop, o.cap_drop);
+    append_unique(&mut b.security_opt, o.security_opt);
+    replace(&mut b.read_only, o.read_only);
+    append_unique(&mut b.tmpfs, o.tmpfs);
+    replace(&mut b.pids_limit, o.pids_limit);
+    replace(&mut b.mem_limit, o.mem_limit);
+    replace(&mut b.cpus, o.cpus);
     b.extensions.extend(o.extensions);
 }
 
 // ---- cross references -----------------------------------------------------------------------
+
+/// `network_mode: service:NAME` depends on NAME (started), as compose-go's normalisation
+/// adds: the namespace to join must exist first.
+fn implicit_dependencies(project: &mut Project) {
+    for service in project.services.values_mut() {
+        let target = service
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("service:"))
+            .map(str::to_string);
+        if let Some(target) = target {
+            service.depends_on.entry(target).or_insert(Dependency {
+                restart: true,
+                ..Dependency::default()
+            });
+        }
+    }
+}
 
 fn validate(project: &Project) -> R<()> {
     for (name, s) in &project.services {

@@ -1,14 +1,16 @@
-//! What `compose up` runs for each service (pure): names, the image to build or use, and the
-//! container request in devbox's own terms (`-p` mappings, mount requests, env).
+//! What `compose up` runs for each service (pure): names, the image to build or use, the
+//! networks to create, and the container request in devbox's own terms (`-p` mappings, mount
+//! requests, env).
 //!
-//! Networking: every service of a project shares one network namespace, like a Podman pod;
-//! services find each other by name through /etc/hosts entries (`redis` → 127.0.0.1), which
-//! covers the usual dev stack (web, redis, postgres on distinct ports). Declared networks are
-//! accepted and recorded; per-network isolation needs user-defined networks.
+//! Networking is Docker Compose's: each service has its own network namespace on the
+//! project's user-defined networks (`<project>_default` for services that declare none),
+//! where the embedded DNS resolves it by service name (an alias on every network it is on),
+//! container name and its declared aliases.
 
 use std::collections::BTreeMap;
 
 use super::model::{Healthcheck, MountType, Project, Protocol, Restart, Service};
+use crate::spec::container::NetworkAttachment;
 use crate::spec::health::HealthOverrides;
 use crate::spec::mount::{BindMount, MountRequest, TmpfsMount, VolumeMount};
 use crate::spec::port::{self, PortMapping};
@@ -22,6 +24,45 @@ pub const LABEL_CONFIG_HASH: &str = "com.docker.compose.config-hash";
 pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
 /// `True` on `compose run` containers, which `up`, `ps` and `scale` leave alone.
 pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
+/// On networks: the network's key in the compose file (`default`, `front`).
+pub const LABEL_NETWORK: &str = "com.docker.compose.network";
+
+/// The network key of services that declare none.
+pub const DEFAULT_NETWORK: &str = "default";
+
+/// A network of the project, as `up` creates it (or finds it, when external).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkPlan {
+    /// The key in the compose file.
+    pub key: String,
+    /// The name in the store: `<project>_<key>`, or `name:`, or the key when external.
+    pub name: String,
+    /// Must exist; neither created nor removed.
+    pub external: bool,
+    pub internal: bool,
+    /// `ipam.config[0]`.
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    /// The project's and the network key's labels over the file's.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where a service's containers are on the network (`networks:` or `network_mode:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceNetworking {
+    /// On the project's networks (at least the default one).
+    Networks(Vec<NetworkAttachment>),
+    /// `network_mode: host`.
+    Host,
+    /// `network_mode: none`.
+    None,
+    /// `network_mode: bridge`: a network of its own, as `devbox run` gives (slirp4netns).
+    Bridge,
+    /// `network_mode: service:NAME`: that service's first container's namespace.
+    Service { service: String, container: String },
+    /// `network_mode: container:NAME`.
+    Container(String),
+}
 
 /// Where a service's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +101,9 @@ pub struct ServicePlan {
     pub init: bool,
     pub tty: bool,
     pub interactive: bool,
-    /// The other services' names, resolved to the shared loopback.
+    /// `extra_hosts`.
     pub extra_hosts: Vec<(String, String)>,
+    pub networking: ServiceNetworking,
     pub project: String,
     /// `deploy.replicas` (1 when unset); `up --scale` overrides it.
     pub replicas: u32,
@@ -72,6 +114,22 @@ pub struct ServicePlan {
     pub stop_timeout: Option<u64>,
     /// `develop.watch` rules.
     pub watch: Vec<super::model::Watch>,
+    /// The confinement keys, as `devbox run`'s flags take them.
+    pub confinement: Confinement,
+}
+
+/// `cap_add`, `cap_drop`, `privileged`, `security_opt`, `read_only` and the limits, checked
+/// by `devbox run`'s rules when the container is made.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Confinement {
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub read_only: bool,
+    pub pids_limit: Option<i64>,
+    pub mem_limit: Option<String>,
+    pub cpus: Option<f64>,
 }
 
 impl ServicePlan {
@@ -145,6 +203,8 @@ pub fn health(check: Option<&Healthcheck>) -> HealthOverrides {
 pub enum PlanError {
     #[error("service `{service}`: {reason}")]
     Service { service: String, reason: String },
+    #[error("network `{network}`: {reason}")]
+    Network { network: String, reason: String },
 }
 
 fn bad(service: &str, reason: impl Into<String>) -> PlanError {
@@ -162,6 +222,155 @@ pub fn volume_name(project: &Project, name: &str) -> String {
         Some(v) if v.external => name.to_string(),
         _ => format!("{}_{name}", project.name),
     }
+}
+
+/// A network's name in the store: its `name:`, or the key itself when external, else
+/// `<project>_<key>` (compose's).
+pub fn network_name(project: &Project, key: &str) -> String {
+    match project.networks.get(key) {
+        Some(n) if n.name.is_some() => n.name.clone().unwrap_or_default(),
+        Some(n) if n.external => key.to_string(),
+        _ => format!("{}_{key}", project.name),
+    }
+}
+
+/// The network keys a service is on: its `networks:`, else the default network (none with
+/// a `network_mode`).
+fn network_keys(service: &Service) -> Vec<String> {
+    if service.network_mode.is_some() {
+        return Vec::new();
+    }
+    if service.networks.is_empty() {
+        return vec![DEFAULT_NETWORK.to_string()];
+    }
+    service.networks.keys().cloned().collect()
+}
+
+/// The networks the services `names` are on, in key order, with what creating them takes.
+/// Only the bridge driver exists; other drivers fail here, before anything is created.
+pub fn networks<'a>(
+    project: &Project,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<Vec<NetworkPlan>, PlanError> {
+    let mut keys = std::collections::BTreeSet::new();
+    for name in names {
+        if let Some(service) = project.services.get(name) {
+            keys.extend(network_keys(service));
+        }
+    }
+    keys.into_iter()
+        .map(|key| {
+            let declared = project.networks.get(&key).cloned().unwrap_or_default();
+            if let Some(driver) = declared.driver.as_deref().filter(|d| *d != "bridge") {
+                return Err(PlanError::Network {
+                    network: key.clone(),
+                    reason: format!(
+                        "driver `{driver}` is not supported (devbox has the bridge driver only)"
+                    ),
+                });
+            }
+            let ipam = declared
+                .ipam
+                .as_ref()
+                .and_then(|i| i.config.first().cloned())
+                .unwrap_or_default();
+            let mut labels = declared.labels.clone();
+            labels.insert(LABEL_PROJECT.into(), project.name.clone());
+            labels.insert(LABEL_NETWORK.into(), key.clone());
+            Ok(NetworkPlan {
+                name: network_name(project, &key),
+                external: declared.external,
+                internal: declared.internal,
+                subnet: ipam.subnet,
+                gateway: ipam.gateway,
+                labels,
+                key,
+            })
+        })
+        .collect()
+}
+
+/// A service's networking: its attachments (the service name is an alias on each network,
+/// after its declared aliases, as compose does), or its `network_mode`.
+fn networking(
+    project: &Project,
+    name: &str,
+    service: &Service,
+) -> Result<ServiceNetworking, PlanError> {
+    let Some(mode) = service.network_mode.as_deref() else {
+        let mut attachments = Vec::new();
+        for key in network_keys(service) {
+            let options = service.networks.get(&key).cloned().flatten();
+            let mut aliases = vec![name.to_string()];
+            let mut ip = None;
+            if let Some(options) = options {
+                aliases.extend(options.aliases.iter().filter(|a| *a != name).cloned());
+                ip = options
+                    .ipv4_address
+                    .as_deref()
+                    .map(|a| {
+                        a.parse().map_err(|_| {
+                            bad(
+                                name,
+                                format!("invalid ipv4_address `{a}` on network `{key}`"),
+                            )
+                        })
+                    })
+                    .transpose()?;
+            }
+            attachments.push(NetworkAttachment {
+                name: network_name(project, &key),
+                aliases,
+                ip,
+            });
+        }
+        return Ok(ServiceNetworking::Networks(attachments));
+    };
+    let other = |kind: &str, target: &str| {
+        if target.is_empty() {
+            return Err(bad(name, format!("network_mode `{kind}:` names no {kind}")));
+        }
+        if !service.ports.is_empty() {
+            return Err(bad(
+                name,
+                format!("ports cannot be published with network_mode `{mode}`: publish them on the {kind} whose network is shared"),
+            ));
+        }
+        Ok(())
+    };
+    Ok(match mode {
+        "host" => ServiceNetworking::Host,
+        "none" => ServiceNetworking::None,
+        "bridge" | "default" => ServiceNetworking::Bridge,
+        m => match (m.strip_prefix("service:"), m.strip_prefix("container:")) {
+            (Some(target), _) => {
+                other("service", target)?;
+                if !project.services.contains_key(target) {
+                    return Err(bad(
+                        name,
+                        format!("network_mode `{mode}` names a service that does not exist"),
+                    ));
+                }
+                ServiceNetworking::Service {
+                    service: target.to_string(),
+                    container: project.services[target]
+                        .container_name
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-{target}-1", project.name)),
+                }
+            }
+            (_, Some(target)) => {
+                other("container", target)?;
+                ServiceNetworking::Container(target.to_string())
+            }
+            _ => {
+                return Err(bad(
+                    name,
+                    format!("network_mode `{mode}` is not supported (host, none, bridge, service:NAME and container:NAME are)"),
+                ))
+            }
+        },
+    })
 }
 
 fn ports(name: &str, service: &Service) -> Result<Vec<PortMapping>, PlanError> {
@@ -191,6 +400,11 @@ fn mounts(
     name: &str,
     service: &Service,
 ) -> Result<Vec<MountRequest>, PlanError> {
+    let tmpfs = service.tmpfs.iter().map(|spec| {
+        crate::spec::mount::parse_tmpfs(spec)
+            .map(MountRequest::Tmpfs)
+            .map_err(|e| bad(name, format!("tmpfs: {e}")))
+    });
     service
         .volumes
         .iter()
@@ -222,12 +436,12 @@ fn mounts(
                 }),
             })
         })
+        .chain(tmpfs)
         .collect()
 }
 
 /// Plans every service of `project` (in name order; `start_order` gives the order to start).
 pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
-    let names: Vec<&String> = project.services.keys().collect();
     project
         .services
         .iter()
@@ -268,17 +482,11 @@ pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
                     ))
                 }
             };
-            let mut extra_hosts: Vec<(String, String)> = names
+            let extra_hosts = service
+                .extra_hosts
                 .iter()
-                .filter(|n| n.as_str() != name)
-                .map(|n| (n.to_string(), "127.0.0.1".to_string()))
+                .map(|h| (h.host.clone(), h.ip.clone()))
                 .collect();
-            extra_hosts.extend(
-                service
-                    .extra_hosts
-                    .iter()
-                    .map(|h| (h.host.clone(), h.ip.clone())),
-            );
             Ok(ServicePlan {
                 service: name.clone(),
                 container_name: service
@@ -305,6 +513,7 @@ pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
                 tty: service.tty.unwrap_or(false),
                 interactive: service.stdin_open.unwrap_or(false),
                 extra_hosts,
+                networking: networking(project, name, service)?,
                 project: project.name.clone(),
                 replicas,
                 health: health(service.healthcheck.as_ref()),
@@ -317,6 +526,16 @@ pub fn plan(project: &Project) -> Result<Vec<ServicePlan>, PlanError> {
                     .as_ref()
                     .map(|d| d.watch.clone())
                     .unwrap_or_default(),
+                confinement: Confinement {
+                    cap_add: service.cap_add.clone(),
+                    cap_drop: service.cap_drop.clone(),
+                    privileged: service.privileged.unwrap_or(false),
+                    security_opt: service.security_opt.clone(),
+                    read_only: service.read_only.unwrap_or(false),
+                    pids_limit: service.pids_limit,
+                    mem_limit: service.mem_limit.clone(),
+                    cpus: service.cpus,
+                },
             })
         })
         .collect()
@@ -382,10 +601,20 @@ mod tests {
                 }),
             ]
         );
+        assert!(web.extra_hosts.is_empty());
         assert_eq!(
-            web.extra_hosts,
-            [("redis".to_string(), "127.0.0.1".to_string())]
+            web.networking,
+            ServiceNetworking::Networks(vec![NetworkAttachment {
+                name: "shop_default".into(),
+                aliases: vec!["web".into()],
+                ip: None
+            }])
         );
+        let networks = networks(&p, p.services.keys()).unwrap();
+        assert_eq!(networks.len(), 1);
+        assert_eq!(networks[0].name, "shop_default");
+        assert_eq!(networks[0].labels[LABEL_NETWORK], "default");
+        assert_eq!(networks[0].labels[LABEL_PROJECT], "shop");
         assert_eq!(web.labels[LABEL_PROJECT], "shop");
         assert_eq!(web.hostname, "web");
         let redis = plans.iter().find(|s| s.service == "redis").unwrap();
@@ -445,5 +674,71 @@ mod tests {
         assert!(
             matches!(&app.mounts[1], MountRequest::Volume(v) if v.name.as_deref() == Some("data") && v.readonly)
         );
+    }
+
+    #[test]
+    fn networks_aliases_and_network_modes() {
+        let p = project(
+            "services:\n  api:\n    image: x\n    networks:\n      front:\n        aliases: [api.local]\n        ipv4_address: 10.5.0.9\n      back:\n  db:\n    image: x\n    networks: [back]\n  side:\n    image: x\n    network_mode: service:api\n  host:\n    image: x\n    network_mode: host\nnetworks:\n  front:\n    internal: true\n    ipam:\n      config:\n        - subnet: 10.5.0.0/24\n  back:\n    external: true\n    name: shared-back\n",
+        );
+        let plans = plan(&p).unwrap();
+        let by = |n: &str| {
+            plans
+                .iter()
+                .find(|s| s.service == n)
+                .unwrap()
+                .networking
+                .clone()
+        };
+        assert_eq!(
+            by("api"),
+            ServiceNetworking::Networks(vec![
+                NetworkAttachment {
+                    name: "shared-back".into(),
+                    aliases: vec!["api".into()],
+                    ip: None
+                },
+                NetworkAttachment {
+                    name: "shop_front".into(),
+                    aliases: vec!["api".into(), "api.local".into()],
+                    ip: Some("10.5.0.9".parse().unwrap())
+                },
+            ])
+        );
+        assert_eq!(
+            by("side"),
+            ServiceNetworking::Service {
+                service: "api".into(),
+                container: "shop-api-1".into()
+            }
+        );
+        assert_eq!(by("host"), ServiceNetworking::Host);
+        // Only the networks in use; none for `host` and `side`.
+        let all = networks(&p, p.services.keys()).unwrap();
+        let names: Vec<_> = all.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["shared-back", "shop_front"]);
+        assert!(all[0].external && !all[1].external && all[1].internal);
+        assert_eq!(all[1].subnet.as_deref(), Some("10.5.0.0/24"));
+        let only_host = networks(&p, [&"host".to_string()]).unwrap();
+        assert!(only_host.is_empty());
+
+        let overlay =
+            project("services:\n  a:\n    image: x\nnetworks:\n  default:\n    driver: overlay\n");
+        let err = networks(&overlay, overlay.services.keys()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("driver `overlay` is not supported"),
+            "{err}"
+        );
+        let bad_mode = project("services:\n  a:\n    image: x\n    network_mode: pasta\n");
+        assert!(plan(&bad_mode)
+            .unwrap_err()
+            .to_string()
+            .contains("network_mode `pasta`"));
+        let ports = project("services:\n  a:\n    image: x\n    network_mode: \"container:b\"\n    ports: [\"80:80\"]\n");
+        assert!(plan(&ports)
+            .unwrap_err()
+            .to_string()
+            .contains("publish them on the container"));
     }
 }

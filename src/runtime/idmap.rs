@@ -69,6 +69,27 @@ impl IdMapping {
         }
     }
 
+    /// The uid map's extents, in host ids (none as root or with a single id).
+    pub fn uid_extents(&self) -> Vec<Extent> {
+        match self {
+            IdMapping::Subordinate {
+                uid, uids, keep_id, ..
+            } => extents(*uid, *uids, *keep_id),
+            IdMapping::Single { uid, .. } => vec![(0, *uid, 1)],
+            IdMapping::Root => Vec::new(),
+        }
+    }
+
+    pub fn gid_extents(&self) -> Vec<Extent> {
+        match self {
+            IdMapping::Subordinate {
+                gid, gids, keep_id, ..
+            } => extents(*gid, *gids, *keep_id),
+            IdMapping::Single { gid, .. } => vec![(0, *gid, 1)],
+            IdMapping::Root => Vec::new(),
+        }
+    }
+
     /// The `--userns=keep-id` variant of this (default) mapping. It needs a subordinate
     /// range that covers the user's own ids (container ids `uid` and `gid` exist in the
     /// default map), as Podman's keep-id does.
@@ -142,11 +163,23 @@ impl IdMapping {
     }
 }
 
-/// `newuidmap` triplets (inside, outside, count). By default: 0 → the user, 1.. → the
+/// One line of a uid_map or gid_map: `count` ids from `inside` map to `count` ids from
+/// `outside` (the parent namespace's ids).
+pub type Extent = (u32, u32, u32);
+
+/// `newuidmap` arguments: the triplets flattened.
+fn map_args(own: u32, range: (u32, u32), keep_id: bool) -> Vec<String> {
+    extents(own, range, keep_id)
+        .into_iter()
+        .flat_map(|(inside, outside, n)| [inside, outside, n].map(|v| v.to_string()))
+        .collect()
+}
+
+/// The map's extents (inside, outside, count). By default: 0 → the user, 1.. → the
 /// range. Keep-id: 0 → the range's id for `own`, 1..own-1 → the range as by default,
 /// `own` → the user, and the rest of the range as by default.
-fn map_args(own: u32, (start, count): (u32, u32), keep_id: bool) -> Vec<String> {
-    let triplets: Vec<(u32, u32, u32)> = if keep_id {
+fn extents(own: u32, (start, count): (u32, u32), keep_id: bool) -> Vec<Extent> {
+    let triplets: Vec<Extent> = if keep_id {
         vec![
             (0, start + own - 1, 1),
             (1, start, own - 1),
@@ -156,10 +189,53 @@ fn map_args(own: u32, (start, count): (u32, u32), keep_id: bool) -> Vec<String> 
     } else {
         vec![(0, own, 1), (1, start, count)]
     };
-    triplets
-        .into_iter()
-        .filter(|&(_, _, n)| n > 0)
-        .flat_map(|(inside, outside, n)| [inside, outside, n].map(|v| v.to_string()))
+    triplets.into_iter().filter(|&(_, _, n)| n > 0).collect()
+}
+
+/// Parses the text of /proc/PID/uid_map (or gid_map): one extent a line.
+pub fn parse_map(text: &str) -> Vec<Extent> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().map(|w| w.parse::<u32>().ok());
+            Some((f.next()??, f.next()??, f.next()??))
+        })
+        .collect()
+}
+
+/// The map of a user namespace nested in `parent` that gives the same host ids as
+/// `wanted` (both in host ids): `parent⁻¹ ∘ wanted`, each of `wanted`'s extents split where
+/// it crosses `parent`'s. `None` when `parent` lacks one of the host ids `wanted` maps.
+///
+/// A keep-id container on a user network runs in a namespace nested in the networks'
+/// shared one (the default map): its map, written from the shared namespace, is in that
+/// namespace's ids.
+pub fn nested_map(parent: &[Extent], wanted: &[Extent]) -> Option<Vec<Extent>> {
+    let mut out = Vec::new();
+    for &(inside, host, count) in wanted {
+        let (mut done, end) = (0u64, u64::from(count));
+        while done < end {
+            let id = u64::from(host) + done;
+            let &(p_inside, p_host, p_count) = parent
+                .iter()
+                .find(|&&(_, h, n)| (u64::from(h)..u64::from(h) + u64::from(n)).contains(&id))?;
+            let offset = id - u64::from(p_host);
+            let n = (u64::from(p_count) - offset).min(end - done);
+            out.push((
+                (u64::from(inside) + done) as u32,
+                (u64::from(p_inside) + offset) as u32,
+                n as u32,
+            ));
+            done += n;
+        }
+    }
+    Some(out)
+}
+
+/// Extents as the text a uid_map or gid_map file takes in one write.
+pub fn map_text(extents: &[Extent]) -> String {
+    extents
+        .iter()
+        .map(|(i, o, n)| format!("{i} {o} {n}\n"))
         .collect()
 }
 
@@ -293,6 +369,58 @@ mod tests {
             .map(|t| t[2].parse::<u32>().unwrap())
             .sum();
         assert_eq!(total, 65537);
+    }
+
+    #[test]
+    fn a_nested_keep_id_map_swaps_root_and_the_user_in_the_shared_namespace() {
+        let m = IdMapping::Subordinate {
+            uid: 1000,
+            gid: 1001,
+            uids: (100000, 65536),
+            gids: (200000, 65536),
+            newuidmap: "/x".into(),
+            newgidmap: "/x".into(),
+            keep_id: false,
+        };
+        let k = m.keep_id().unwrap();
+        // The shared namespace as /proc/PID/uid_map shows it.
+        let shared =
+            parse_map("         0       1000          1\n         1     100000      65536\n");
+        assert_eq!(shared, m.uid_extents());
+        let nested = nested_map(&shared, &k.uid_extents()).unwrap();
+        // In the shared namespace's ids: root and 1000 trade places, the rest is the same.
+        assert_eq!(
+            nested,
+            [(0, 1000, 1), (1, 1, 999), (1000, 0, 1), (1001, 1001, 64536)]
+        );
+        // Composed with the shared map, every id lands where the host-level keep-id map
+        // puts it.
+        for inside in [0, 1, 500, 999, 1000, 1001, 65536] {
+            let (i, o, _) = nested
+                .iter()
+                .copied()
+                .find(|&(i, _, n)| (i..i + n).contains(&inside))
+                .unwrap();
+            let in_shared = o + (inside - i);
+            let host = m.host_uid(in_shared);
+            assert_eq!(host, k.host_uid(inside), "id {inside}");
+        }
+        assert_eq!(
+            map_text(&nested[..2]),
+            "0 1000 1\n1 1 999\n",
+            "one write, one extent a line"
+        );
+        // An extent that crosses two of the parent's is split; a host id the parent lacks
+        // makes no map.
+        assert_eq!(
+            nested_map(&[(0, 10, 5), (5, 50, 5)], &[(0, 13, 2), (2, 50, 1)]),
+            Some(vec![(0, 3, 2), (2, 5, 1)])
+        );
+        assert_eq!(
+            nested_map(&[(0, 10, 5), (5, 15, 5)], &[(7, 12, 6)]),
+            Some(vec![(7, 2, 3), (10, 5, 3)])
+        );
+        assert_eq!(nested_map(&[(0, 10, 5)], &[(0, 14, 2)]), None);
     }
 
     #[test]

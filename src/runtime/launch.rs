@@ -119,6 +119,37 @@ fn join_container(
     )?)
 }
 
+/// What a container on user-defined networks joins: their holders' shared user namespace
+/// (made with the default map). A keep-id container gets a user namespace of its own nested
+/// in it, mapped so that its ids land on the same host ids as `keep_id`'s (Podman's way for
+/// keep-id in a rootless network namespace): its map is the shared map's inverse composed
+/// with the keep-id map, read from the holder's own uid_map and gid_map.
+fn join_networks(
+    proc: &std::path::Path,
+    holder: i32,
+    keep_id: Option<&IdMapping>,
+) -> Result<sys::ns::JoinedNamespaces> {
+    let joined = sys::ns::JoinedNamespaces::open(proc, holder, &["user"])?;
+    let Some(keep_id) = keep_id else {
+        return Ok(joined);
+    };
+    let nested = |file: &str, wanted: Vec<idmap::Extent>| -> Result<String> {
+        let shared = idmap::parse_map(&fs_err::read_to_string(
+            proc.join(format!("{holder}/{file}")),
+        )?);
+        idmap::nested_map(&shared, &wanted)
+            .map(|m| idmap::map_text(&m))
+            .ok_or_else(|| {
+                RuntimeError::Setup(format!(
+                    "--userns=keep-id on a user-defined network: the networks' user namespace does not map every id of the keep-id {file} (its holder was started with other subordinate ids; `devbox network rm` and re-create the network)"
+                ))
+            })
+    };
+    let uid_map = nested("uid_map", keep_id.uid_extents())?;
+    let gid_map = nested("gid_map", keep_id.gid_extents())?;
+    Ok(joined.nest_user(proc, uid_map, gid_map)?)
+}
+
 /// A container to start and what starting it needs.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
@@ -145,11 +176,10 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         driver,
     } = target;
     let spec = &record.spec;
-    if spec.keep_id.is_some() && matches!(spec.network, Network::User | Network::Container) {
-        // Containers on user-defined networks (and `container:NAME`) share one user
-        // namespace, made with the default mapping.
+    if spec.keep_id.is_some() && spec.network == Network::Container {
+        // It would share the other container's user namespace, whose map is its own.
         return Err(RuntimeError::Setup(
-            "--userns=keep-id cannot be combined with a user-defined network or              `--network container:NAME` yet (they share one user namespace with the default              mapping)"
+            "--userns=keep-id cannot be combined with `--network container:NAME` (the container would share the other one's user namespace and its id map)"
                 .into(),
         ));
     }
@@ -201,10 +231,10 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         .map(|(n, ..)| n.gateway);
     let etc = write_etc_files(dirs, record, host, resolver)?;
     let joined = match (&spec.network, &lease, &spec.net.container) {
-        (Network::User, Some(lease), _) => Some(sys::ns::JoinedNamespaces::open(
+        (Network::User, Some(lease), _) => Some(join_networks(
             &host.proc,
             lease.holder_pid,
-            &["user"],
+            spec.keep_id.is_some().then_some(mapping),
         )?),
         (Network::Container, _, Some(name)) => Some(join_container(store, host, dirs, name)?),
         _ => None,

@@ -204,13 +204,19 @@ pub fn connect_running(
     attachment: &NetworkAttachment,
     index: usize,
 ) -> Result<Attached> {
-    let lease = ensure_holders(
-        store,
-        mapping,
-        host,
-        std::slice::from_ref(attachment),
-        Some(pid),
-    )?;
+    // A new holder joins the user namespace of the container's networks: that of a holder of
+    // one of them, or the container's own, which is that namespace unless the container is
+    // keep-id (its own is nested in it).
+    let run_dir = store.network_run_dir();
+    let hint = record
+        .spec
+        .net
+        .networks
+        .iter()
+        .filter_map(|n| store.network(&n.name).ok())
+        .find_map(|n| HolderFiles::new(&run_dir, &n.id).live_pid())
+        .or(record.spec.keep_id.is_none().then_some(pid));
+    let lease = ensure_holders(store, mapping, host, std::slice::from_ref(attachment), hint)?;
     let (network, files, attachment) = &lease.networks[0];
     attach_one(network, files, attachment, record, pid, index)
 }

@@ -51,12 +51,22 @@ pub fn spawn_namespaced(
     gate: &OwnedFd,
     stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
-    spawn_in(&[], namespaces, exe, argv, envp, gate, stdio)
+    spawn_in(&[], None, namespaces, exe, argv, envp, gate, stdio)
 }
 
 /// Namespaces of another process, opened (by `/proc/PID/ns/NAME`) to be joined by a new one.
 pub struct JoinedNamespaces {
     fds: Vec<(std::fs::File, CloneFlags)>,
+    /// A new user namespace nested in the joined one, with these maps.
+    nested: Option<NestedMaps>,
+}
+
+/// The maps of a user namespace nested in a joined one, in the joined namespace's ids (the
+/// texts of uid_map and gid_map), and /proc to write them through.
+struct NestedMaps {
+    proc: OwnedFd,
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
 }
 
 impl JoinedNamespaces {
@@ -67,7 +77,28 @@ impl JoinedNamespaces {
                 .into_iter()
                 .map(|(file, flag, _)| (file, flag))
                 .collect(),
+            nested: None,
         })
+    }
+
+    /// The new process also gets a user namespace of its own, nested in the joined one, with
+    /// these maps (in the joined namespace's ids). They are written from the joined
+    /// namespace, where a process has the CAP_SETUID over its children that newuidmap has
+    /// over the user's first namespace; `proc` is the host's /proc.
+    pub fn nest_user(
+        mut self,
+        proc: &std::path::Path,
+        uid_map: String,
+        gid_map: String,
+    ) -> Result<JoinedNamespaces> {
+        let dir = std::fs::File::open(proc)
+            .map_err(|e| SysError::new("open", proc.display(), io_errno(&e)))?;
+        self.nested = Some(NestedMaps {
+            proc: dir.into(),
+            uid_map: uid_map.into_bytes(),
+            gid_map: gid_map.into_bytes(),
+        });
+        Ok(self)
     }
 
     /// Whether the user namespace is among them (then no id maps are written for the child).
@@ -102,18 +133,81 @@ pub fn spawn_joined(
         .collect();
     let mut namespaces = namespaces;
     for (_, flag) in &joins {
-        if *flag == CloneFlags::CLONE_NEWUSER {
+        if *flag == CloneFlags::CLONE_NEWUSER && joined.nested.is_none() {
             namespaces.user = false;
         }
         if *flag == CloneFlags::CLONE_NEWNET {
             namespaces.net = false;
         }
     }
-    spawn_in(&joins, namespaces, exe, argv, envp, gate, stdio)
+    let nested = joined.nested.as_ref().map(|n| NestedWrite {
+        proc: n.proc.as_raw_fd(),
+        uid_map: &n.uid_map,
+        gid_map: &n.gid_map,
+    });
+    spawn_in(&joins, nested, namespaces, exe, argv, envp, gate, stdio)
 }
 
+/// What the intermediate child writes for a nested user namespace (see [`NestedMaps`]).
+#[derive(Clone, Copy)]
+struct NestedWrite<'a> {
+    proc: RawFd,
+    uid_map: &'a [u8],
+    gid_map: &'a [u8],
+}
+
+/// `<pid>/<file>\0` into `buf` (no allocation: runs in a clone child).
+fn proc_path(buf: &mut [u8; 48], pid: i32, file: &[u8]) {
+    let mut digits = [0u8; 12];
+    let (mut n, mut len) = (pid.unsigned_abs(), 0);
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut at = 0;
+    for d in digits[..len].iter().rev() {
+        buf[at] = *d;
+        at += 1;
+    }
+    buf[at] = b'/';
+    at += 1;
+    let file = &file[..file.len().min(buf.len() - at - 1)];
+    buf[at..at + file.len()].copy_from_slice(file);
+    buf[at + file.len()] = 0;
+}
+
+/// Writes one id map of process `pid` in one write; 0 or the errno.
+///
+/// # Safety
+/// Async-signal-safe (openat, write, close on a stack buffer): callable in a clone child.
+unsafe fn write_map(proc: RawFd, pid: i32, file: &[u8], map: &[u8]) -> i32 {
+    let mut path = [0u8; 48];
+    proc_path(&mut path, pid, file);
+    // SAFETY: `path` is NUL-terminated; `map` is valid for its length; the fd is ours.
+    unsafe {
+        let fd = libc::openat(proc, path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return *libc::__errno_location();
+        }
+        let n = libc::write(fd, map.as_ptr().cast(), map.len());
+        let errno = *libc::__errno_location();
+        libc::close(fd);
+        match n {
+            n if n == map.len() as isize => 0,
+            n if n < 0 => errno,
+            _ => libc::EIO,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn spawn_in(
     joins: &[(RawFd, CloneFlags)],
+    nested: Option<NestedWrite>,
     namespaces: Namespaces,
     exe: &CString,
     argv: &[CString],
@@ -145,10 +239,10 @@ fn spawn_in(
         let mut byte = 0u8;
         // SAFETY: the child runs on its own stack with a copy of the parent's
         // memory; it only calls async-signal-safe functions (setns, the raw clone
-        // syscall, write, dup2, read, execve, _exit) on fds and pointers prepared before
-        // the clone, which stay valid in the copied address space. The raw clone passes
-        // no stack, so (without CLONE_VM) the grandchild continues on a copy of this one,
-        // as after fork.
+        // syscall, openat, write, close, dup2, read, execve, _exit) on fds and pointers
+        // prepared before the clone (a nested namespace's maps and /proc's fd included),
+        // which stay valid in the copied address space. The raw clone passes no stack, so
+        // (without CLONE_VM) the grandchild continues on a copy of this one, as after fork.
         unsafe {
             if trampoline {
                 for (fd, flag) in joins {
@@ -170,7 +264,18 @@ fn spawn_in(
                 }
                 if pid > 0 {
                     let pid = pid as i32;
-                    let bytes = pid.to_ne_bytes();
+                    // A nested user namespace gets its maps from here, in the joined one,
+                    // while the child waits at its gate.
+                    let mut errno = 0;
+                    if let Some(n) = nested {
+                        errno = write_map(n.proc, pid, b"gid_map", n.gid_map);
+                        if errno == 0 {
+                            errno = write_map(n.proc, pid, b"uid_map", n.uid_map);
+                        }
+                    }
+                    let mut bytes = [0u8; 8];
+                    bytes[..4].copy_from_slice(&pid.to_ne_bytes());
+                    bytes[4..].copy_from_slice(&errno.to_ne_bytes());
                     libc::write(pid_w_fd, bytes.as_ptr().cast(), bytes.len());
                     libc::_exit(0);
                 }
@@ -219,13 +324,26 @@ fn spawn_in(
     }
     drop(pid_w);
     let intermediate = super::process::wait_exit(pid)?;
-    let mut bytes = [0u8; 4];
+    let mut bytes = [0u8; 8];
     let mut reader = std::fs::File::from(pid_r);
     match (
         intermediate,
         std::io::Read::read_exact(&mut reader, &mut bytes),
     ) {
-        (super::process::Exit::Code(0), Ok(())) => Ok(Pid::from_raw(i32::from_ne_bytes(bytes))),
+        (super::process::Exit::Code(0), Ok(())) => {
+            let pid = Pid::from_raw(i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+            let errno = i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            if errno != 0 {
+                let _ = super::process::kill(pid, libc::SIGKILL);
+                let _ = super::process::wait_exit(pid);
+                return Err(SysError::new(
+                    "write the nested user namespace's id maps for",
+                    exe.to_string_lossy(),
+                    nix::Error::from_raw(errno),
+                ));
+            }
+            Ok(pid)
+        }
         _ => Err(SysError::new(
             "setns+clone",
             exe.to_string_lossy(),

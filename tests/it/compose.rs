@@ -24,7 +24,7 @@ fn http_get(port: u16) -> Option<String> {
 #[test]
 fn up_starts_services_that_reach_each_other_by_name_and_down_removes_them() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     ctx.busybox();
     let port = free_port();
     let dir = ctx.mkdir("shop");
@@ -34,13 +34,13 @@ fn up_starts_services_that_reach_each_other_by_name_and_down_removes_them() {
             "services:\n\
              \x20 web:\n\
              \x20   image: busybox:latest\n\
-             \x20   command: [\"httpd\", \"-f\", \"-p\", \"127.0.0.1:{port}\", \"-h\", \"/www\"]\n\
+             \x20   command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n\
              \x20   volumes: [\"./www:/www\"]\n\
-             \x20   ports: [\"127.0.0.1:{port}:{port}\"]\n\
+             \x20   ports: [\"127.0.0.1:{port}:8080\"]\n\
              \x20 client:\n\
              \x20   image: busybox:latest\n\
              \x20   depends_on: [web]\n\
-             \x20   command: [\"sh\", \"-c\", \"until wget -q -O - http://web:{port}/; do sleep 0.2; done; exec sleep 1000\"]\n"
+             \x20   command: [\"sh\", \"-c\", \"until wget -q -O - http://web:8080/; do sleep 0.2; done; exec sleep 1000\"]\n"
         ),
     );
     ctx.write_file("shop/www/index.html", "hello-compose\n");
@@ -215,7 +215,7 @@ const SLEEPER: &str =
 #[test]
 fn depends_on_waits_for_healthy_and_completed_dependencies() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "deps",
@@ -331,7 +331,7 @@ fn depends_on_waits_for_healthy_and_completed_dependencies() {
 #[test]
 fn up_again_recreates_only_what_changed() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     ctx.busybox();
     let compose = |a: &str| {
         format!(
@@ -391,7 +391,7 @@ fn up_again_recreates_only_what_changed() {
 #[test]
 fn scale_replicas_and_profiles() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "sc",
@@ -453,7 +453,7 @@ fn scale_replicas_and_profiles() {
 #[test]
 fn the_container_verbs() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "verbs",
@@ -527,7 +527,7 @@ fn the_container_verbs() {
 #[test]
 fn build_and_down_rmi_and_volumes() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "img",
@@ -577,7 +577,7 @@ fn build_and_down_rmi_and_volumes() {
 #[test]
 fn foreground_up_streams_prefixed_logs_and_ctrl_c_stops_the_services() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "fg",
@@ -607,7 +607,7 @@ fn foreground_up_streams_prefixed_logs_and_ctrl_c_stops_the_services() {
 #[test]
 fn watch_syncs_files_and_rebuilds_when_requirements_change() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "w",
@@ -674,7 +674,7 @@ fn watch_syncs_files_and_rebuilds_when_requirements_change() {
 #[test]
 fn up_watch_follows_logs_and_syncs_until_ctrl_c() {
     let ctx = TestContext::new();
-    require!(ctx, "userns", "busybox");
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     let p = Project::new(
         &ctx,
         "uw",
@@ -735,4 +735,312 @@ fn pull_fetches_image_services_and_skips_built_ones() {
     ctx.devbox(&["images"])
         .success()
         .stdout_contains("tools/busybox");
+}
+
+/// A busybox service serving "hello-from-<name>" on container port 8080 (`$$` is compose's
+/// escape for the shell's `$`).
+fn web_service(name: &str, extra: &str) -> String {
+    format!(
+        "  {name}:\n    image: busybox:latest\n    environment: {{TAG: {name}}}\n    stop_grace_period: 1s\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-from-$$TAG > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n{extra}"
+    )
+}
+
+fn sleeper_service(name: &str, extra: &str) -> String {
+    format!("  {name}:\n    {SLEEPER}\n{extra}")
+}
+
+/// The capability bits of `CapEff:` in a /proc/PID/status text.
+fn cap_eff(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no CapEff in {status:?}"))
+}
+
+fn network_names(ctx: &TestContext) -> String {
+    let out = ctx.devbox(&["network", "ls", "--format", "{{.Name}}"]);
+    out.success();
+    out.stdout
+}
+
+#[test]
+fn services_resolve_each_other_by_service_container_name_and_alias_on_the_default_network() {
+    use crate::networks::fetch;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let p = Project::new(
+        &ctx,
+        "dns",
+        &format!(
+            "services:\n{}{}{}",
+            web_service(
+                "web",
+                "    networks:\n      default:\n        aliases: [www]\n"
+            ),
+            web_service("api", ""),
+            sleeper_service("client", "")
+        ),
+    );
+    p.run(&["up", "-d"])
+        .success()
+        .stderr_contains("Network dns_default  Created");
+    let got = p.exec(
+        "client",
+        &format!(
+            "({}) && ({}) && ({}) && ({})",
+            fetch("web"),
+            fetch("dns-web-1"),
+            fetch("www"),
+            fetch("api")
+        ),
+    );
+    assert_eq!(got.matches("hello-from-web").count(), 3, "{got}");
+    assert!(got.contains("hello-from-api"), "{got}");
+    // Compose's labels on the network.
+    let inspect = ctx.devbox(&["network", "inspect", "dns_default"]);
+    inspect
+        .success()
+        .stdout_contains("\"com.docker.compose.network\": \"default\"")
+        .stdout_contains("\"com.docker.compose.project\": \"dns\"");
+    p.run(&["down"])
+        .success()
+        .stderr_contains("Network dns_default  Removed");
+    assert!(!network_names(&ctx).contains("dns_default"));
+}
+
+#[test]
+fn declared_networks_isolate_services_and_an_internal_one_has_no_outbound() {
+    use crate::networks::fetch;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let host = crate::support::HttpServer::start("host-ok");
+    let p = Project::new(
+        &ctx,
+        "iso",
+        &format!(
+            "services:\n{}{}{}networks:\n  front: {{}}\n  back:\n    internal: true\n",
+            web_service("a", "    networks: [front]\n"),
+            web_service("b", "    networks: [front, back]\n"),
+            sleeper_service("c", "    networks: [back]\n"),
+        ),
+    );
+    p.run(&["up", "-d"]).success();
+    let names = network_names(&ctx);
+    assert!(
+        names.contains("iso_front") && names.contains("iso_back"),
+        "{names}"
+    );
+    assert!(
+        !names.contains("iso_default"),
+        "no service uses the default network: {names}"
+    );
+    // b is on both networks: a and c reach it; c does not reach a.
+    assert!(p.exec("a", &fetch("b")).contains("hello-from-b"));
+    assert!(p.exec("c", &fetch("b")).contains("hello-from-b"));
+    let out = p.run(&["exec", "-T", "c", "sh", "-c", &fetch("a")]);
+    assert_ne!(out.code, 0, "c reached a across networks:\n{out}");
+    assert!(!out.stdout.contains("hello-from-a"));
+    // slirp4netns maps 10.0.2.2 to the host's loopback: a has a way out, c has none.
+    let probe = format!(
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.0.2.2 {} || echo NO-ROUTE",
+        host.port
+    );
+    assert!(p.exec("a", &probe).contains("host-ok"));
+    let closed = p.exec("c", &probe);
+    assert!(
+        closed.contains("NO-ROUTE") && !closed.contains("host-ok"),
+        "{closed}"
+    );
+    p.run(&["down"]).success();
+    let names = network_names(&ctx);
+    assert!(!names.contains("iso_"), "{names}");
+}
+
+#[test]
+fn down_keeps_external_networks_and_names_a_network_still_in_use() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    ctx.devbox(&["network", "create", "shared-ext"]).success();
+    let p = Project::new(
+        &ctx,
+        "ext",
+        &format!(
+            "services:\n{}{}networks:\n  outside:\n    external: true\n    name: shared-ext\n",
+            sleeper_service("x", "    networks: [outside]\n"),
+            sleeper_service("y", ""),
+        ),
+    );
+    p.run(&["up", "-d"]).success();
+    // x is on the external network: a container outside the project reaches it by name.
+    ctx.devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        "shared-ext",
+        ctx.busybox(),
+        "nslookup",
+        "ext-x-1",
+    ])
+    .success();
+    // A container of no project on the project's network keeps it.
+    ctx.devbox(&[
+        "run",
+        "-d",
+        "--name",
+        "intruder",
+        "--network",
+        "ext_default",
+        ctx.busybox(),
+        "sleep",
+        "1000",
+    ])
+    .success();
+    // Like Docker Compose, the containers' progress comes first, then the error.
+    let out = p.run(&["down"]);
+    assert_eq!(out.code, 125, "{out}");
+    out.stderr_contains(
+        "Error: cannot remove network: network ext_default is in use by running container(s) intruder",
+    );
+    ctx.devbox(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.compose.project=ext",
+    ])
+    .success()
+    .stdout_is("");
+    ctx.devbox(&["rm", "-f", "intruder"]).success();
+    p.run(&["down"]).success();
+    let names = network_names(&ctx);
+    assert!(names.contains("shared-ext"), "{names}");
+    assert!(!names.contains("ext_default"), "{names}");
+
+    // A missing external network fails `up`, naming it.
+    p.write(
+        "compose.yaml",
+        "services:\n  x:\n    image: busybox:latest\n    networks: [gone]\nnetworks:\n  gone:\n    external: true\n",
+    );
+    let out = p.run(&["up", "-d"]);
+    out.devbox_error(125);
+    out.stderr_contains("network gone declared as external, but could not be found");
+}
+
+#[test]
+fn two_services_listen_on_one_container_port_published_on_different_host_ports() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let (one, two) = (free_port(), free_port());
+    let p = Project::new(
+        &ctx,
+        "ports",
+        &format!(
+            "services:\n{}{}",
+            web_service("one", &format!("    ports: [\"127.0.0.1:{one}:8080\"]\n")),
+            web_service("two", &format!("    ports: [\"127.0.0.1:{two}:8080\"]\n")),
+        ),
+    );
+    p.run(&["up", "-d"])
+        .success()
+        .stderr_contains(&format!("one: http://127.0.0.1:{one}/"))
+        .stderr_contains(&format!("two: http://127.0.0.1:{two}/"));
+    poll("both services answer", Duration::from_secs(15), || {
+        http_get(one).is_some_and(|b| b.contains("hello-from-one"))
+            && http_get(two).is_some_and(|b| b.contains("hello-from-two"))
+    });
+    p.run(&["ps"])
+        .success()
+        .stdout_contains(&format!("127.0.0.1:{one}->8080/tcp"));
+    p.run(&["down"]).success();
+}
+
+#[test]
+fn a_keep_id_service_on_the_project_network_writes_user_files_and_reaches_others() {
+    use crate::networks::fetch;
+    use std::os::unix::fs::MetadataExt;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let p = Project::new(
+        &ctx,
+        "kept",
+        &format!(
+            "services:\n{}{}",
+            web_service("web", ""),
+            sleeper_service(
+                "app",
+                "    userns_mode: keep-id\n    volumes: [\"./src:/src\"]\n"
+            ),
+        ),
+    );
+    ctx.mkdir("kept/src");
+    p.run(&["up", "-d"]).success();
+    let got = p.exec(
+        "app",
+        &format!(
+            "id -u; stat -c '%u:%g' /bin/busybox; echo made > /src/made; {}",
+            fetch("web")
+        ),
+    );
+    let mut lines = got.lines();
+    assert_eq!(
+        lines.next(),
+        Some(ctx.user.uid.to_string().as_str()),
+        "{got}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("0:0"),
+        "image files keep their owner: {got}"
+    );
+    assert!(got.contains("hello-from-web"), "{got}");
+    let made = std::fs::metadata(p.dir.join("src/made")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (ctx.user.uid, ctx.user.gid));
+    p.run(&["down"]).success();
+}
+
+#[test]
+fn confinement_keys_reach_the_service() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let p = Project::new(
+        &ctx,
+        "caps",
+        &format!(
+            "services:\n{}{}",
+            sleeper_service(
+                "tight",
+                "    cap_drop: [NET_RAW]\n    cap_add: [NET_ADMIN]\n    read_only: true\n    tmpfs: /scratch\n    security_opt: [no-new-privileges]\n    expose: [\"9000\"]\n"
+            ),
+            sleeper_service("plain", ""),
+        ),
+    );
+    let up = p.run(&["up", "-d"]);
+    up.success();
+    assert!(!up.stderr.contains("unknown"), "{up}");
+    let (net_admin, net_raw) = (1u64 << 12, 1u64 << 13);
+    let tight = p.exec(
+        "tight",
+        "cat /proc/1/status; touch /x 2>/dev/null && echo root-writable; touch /scratch/y && echo tmpfs-ok",
+    );
+    let caps = cap_eff(&tight);
+    assert!(caps & net_admin != 0 && caps & net_raw == 0, "{caps:x}");
+    assert!(tight.contains("NoNewPrivs:\t1"), "{tight}");
+    assert!(tight.contains("tmpfs-ok") && !tight.contains("root-writable"));
+    let caps = cap_eff(&p.exec("plain", "cat /proc/1/status"));
+    assert!(caps & net_admin == 0 && caps & net_raw != 0, "{caps:x}");
+    p.run(&["down"]).success();
+
+    // Limits get `run --pids-limit`'s message (devbox applies none yet, see `confine`).
+    p.write(
+        "compose.yaml",
+        &format!(
+            "services:\n{}",
+            sleeper_service("limited", "    pids_limit: 100\n    mem_limit: 512m\n")
+        ),
+    );
+    let out = p.run(&["up", "-d"]);
+    out.devbox_error(125);
+    out.stderr_contains("cannot apply --pids-limit, --memory or --cpus")
+        .stderr_contains("service `limited`");
+    p.run(&["down"]).success();
 }

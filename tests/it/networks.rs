@@ -33,7 +33,7 @@ fn serve(ctx: &TestContext, name: &str, network: &str, extra: &[&str]) {
 
 /// A shell command that fetches `url` (retried while the server starts), as a busybox
 /// script; `nc` rather than `wget`, which segfaults on refused connections.
-fn fetch(host: &str) -> String {
+pub(crate) fn fetch(host: &str) -> String {
     format!(
         "for i in $(seq 50); do r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {host} 8080 2>/dev/null) && [ -n \"$r\" ] && echo \"$r\" && exit 0; sleep 0.1; done; exit 1"
     )
@@ -406,4 +406,65 @@ fn dns_flags_write_resolv_conf() {
     ]);
     out.success()
         .stdout_is("nameserver 192.0.2.53\nsearch example.test\noptions ndots:2");
+}
+
+#[test]
+fn keep_id_on_a_user_network_keeps_the_users_ids_and_reaches_others_by_name() {
+    use std::os::unix::fs::MetadataExt;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let (uid, gid) = (ctx.user.uid, ctx.user.gid);
+    ctx.devbox(&["network", "create", "kid"]).success();
+    // A default-mapped server first (the networks' user namespace exists), then a keep-id
+    // client in a user namespace nested in it.
+    serve(&ctx, "web", "kid", &[]);
+    let src = ctx.mkdir("src");
+    let bind = format!("{}:/src", src.display());
+    let out = ctx.devbox(&[
+        "run",
+        "--rm",
+        "--userns=keep-id",
+        "--network",
+        "kid",
+        "-v",
+        &bind,
+        ctx.busybox(),
+        "sh",
+        "-c",
+        &format!(
+            "id -u; id -g; stat -c '%u:%g' /bin/busybox /home/app; echo new > /src/made; {}",
+            fetch("web")
+        ),
+    ]);
+    out.success().stdout_contains("hello-from-web");
+    let lines: Vec<&str> = out.stdout.lines().take(4).collect();
+    assert_eq!(
+        lines,
+        [
+            uid.to_string().as_str(),
+            gid.to_string().as_str(),
+            "0:0",
+            "1000:1000"
+        ],
+        "the user's ids inside, image files keep their owners:\n{out}"
+    );
+    let made = std::fs::metadata(src.join("made")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (uid, gid),
+        "the bind-mounted file is the user's on the host"
+    );
+    // A keep-id server is reached by name from a default-mapped client too, and connected
+    // to one more network while it runs.
+    serve(&ctx, "kept", "kid", &["--userns=keep-id", "-u", "0"]);
+    run_on(&ctx, "kid", &fetch("kept"))
+        .success()
+        .stdout_contains("hello-from-kept");
+    ctx.devbox(&["network", "create", "kid2"]).success();
+    ctx.devbox(&["network", "connect", "kid2", "kept"])
+        .success();
+    run_on(&ctx, "kid2", &fetch("kept"))
+        .success()
+        .stdout_contains("hello-from-kept");
+    ctx.devbox(&["rm", "-f", "web", "kept"]).success();
 }

@@ -285,7 +285,14 @@ fn wait_for_page(ctx: &TestContext, port: u16, needle: &str, container: &str) ->
 /// package from the local index (the machine has no PyPI the containers trust).
 fn example_end_to_end(example: Example) {
     let ctx = TestContext::new();
-    crate::support::require!(ctx, "userns", "slirp4netns", "mmdebstrap", "pyindex");
+    crate::support::require!(
+        ctx,
+        "userns",
+        "slirp4netns",
+        "networks",
+        "mmdebstrap",
+        "pyindex"
+    );
     import_python_slim(&ctx);
     let index = crate::support::pyindex::PyIndex::start();
     let name = example.name;
@@ -385,7 +392,14 @@ fn django_example_serves_and_reloads_offline() {
 #[test]
 fn devbox_test_of_the_pytest_example_returns_the_runner_code_and_writes_nothing() {
     let ctx = TestContext::new();
-    crate::support::require!(ctx, "userns", "slirp4netns", "mmdebstrap", "pyindex");
+    crate::support::require!(
+        ctx,
+        "userns",
+        "slirp4netns",
+        "networks",
+        "mmdebstrap",
+        "pyindex"
+    );
     import_python_slim(&ctx);
     let index = crate::support::pyindex::PyIndex::start();
     let dir = copy_example(&ctx, "pytest-project");

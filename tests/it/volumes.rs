@@ -610,7 +610,7 @@ fn a_tmpfs_starts_empty_and_its_content_is_gone_after_stop() {
 fn compose_userns_mode_keep_id_reaches_the_container() {
     use std::os::unix::fs::MetadataExt;
     let ctx = TestContext::new();
-    crate::support::require!(ctx, "userns", "busybox");
+    crate::support::require!(ctx, "userns", "busybox", "slirp4netns", "networks");
     ctx.busybox();
     let dir = ctx.mkdir("proj");
     ctx.mkdir("proj/src");

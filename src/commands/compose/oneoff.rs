@@ -99,9 +99,11 @@ pub(super) fn run(
         .ok_or_else(|| SelectError::NoSuchService(args.service.clone()))?;
     let machine = Machine::new(ctx)?;
     let store = &machine.store;
+    super::networks::ensure(store, project, [&args.service], ctx)?;
     let puller = machine.puller(ctx);
     let image_name = service_image(store, &machine.runtime(ctx, &puller), &service, false, ctx)?;
-    let mut request = request_for(&service, &image_name, &loaded.dir, ctx)?;
+    let security = super::service_security(&service, ctx)?;
+    let mut request = request_for(&service, &image_name, security)?;
     let name = match args.name {
         Some(name) => name,
         None => format!("{}-{}-run-{}", project.name, args.service, &run_suffix()?),
@@ -122,6 +124,9 @@ pub(super) fn run(
     if let Some(user) = &args.user {
         request.user = Some(UserSpec::parse(user)?);
     }
+    // The service's ports stay with the service (compose run's default, without
+    // --service-ports).
+    request.ports.clear();
     // A one-off command runs once: no restart policy, and a terminal when we have one.
     request.restart = Default::default();
     request.tty = !args.no_tty && !args.detach && std::io::stdin().is_terminal();

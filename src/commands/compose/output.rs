@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use super::{project_containers, running, service_containers};
 use crate::cli::compose::{LogsArgs, PsArgs};
-use crate::compose::plan;
 use crate::compose::Project;
 use crate::context::Context;
 use crate::runtime::{inspect, lifecycle, logs};
@@ -20,7 +19,6 @@ const PS_TABLE: &str = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\
 pub(super) fn ps(project: &Project, args: &PsArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
     let now = SystemTime::now();
-    let plans = plan::plan(project)?;
     let mut rows = Vec::new();
     for c in service_containers(&store, project, &args.names)? {
         let (record, state) = store.load_container(&c.id)?;
@@ -34,14 +32,14 @@ pub(super) fn ps(project: &Project, args: &PsArgs, ctx: &Context) -> anyhow::Res
             let short: String = cmd.chars().take(20).collect();
             row["Command"] = format!("{short}…\"").into();
         }
-        // Services share the host's network: a port is the container's own, on the host.
-        let ports: Vec<String> = plans
+        // The ports as published at the container's start.
+        let ports: Vec<String> = state
+            .ports
             .iter()
-            .filter(|p| p.service == c.service)
-            .flat_map(|p| &p.ports)
+            .filter(|_| state.status.is_live())
             .map(|p| {
                 let ip = p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string());
-                format!("{ip}:{port}->{port}/{}", p.proto, port = p.container_port)
+                format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.proto)
             })
             .collect();
         row["Ports"] = ports.join(", ").into();

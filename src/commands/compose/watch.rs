@@ -149,13 +149,13 @@ fn apply(
         let replicas = service_containers(&machine.store, &loaded.project, &[service.to_string()])?
             .len()
             .max(1) as u32;
+        let security = super::service_security(plan, ctx)?;
         converge(
             machine,
-            plan,
+            (plan, &security),
             replicas,
             true,
             Recreate::Changed,
-            loaded,
             ctx,
         )?;
     }
