@@ -66,6 +66,10 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
         sys::mount::make_rprivate().map_err(setup)?;
     }
     let mut inbox = Inbox::new(channel);
+    // The mounts after the root's are made from inside it, by paths relative to it: each
+    // target is checked component by component (`target`), and from the root's long
+    // store path every one of those checks walked it again.
+    let mut inside = false;
     for op in &spec.mounts {
         match op {
             MountOp::Root(root) => rootfs::mount(root, &spec.rootfs, |fuse| {
@@ -77,7 +81,15 @@ fn run(channel: &Channel) -> Result<(sys::Pid, signal_hook::iterator::Signals), 
             })
             .and_then(|()| fill_volumes(&spec.mounts, &spec.rootfs))
             .map_err(setup)?,
-            _ => apply(op, &spec.rootfs).map_err(setup)?,
+            _ => {
+                if !inside {
+                    std::env::set_current_dir(&spec.rootfs).map_err(|e| {
+                        setup(format!("cannot enter {}: {e}", spec.rootfs.display()))
+                    })?;
+                    inside = true;
+                }
+                apply(op, Path::new(".")).map_err(setup)?
+            }
         }
     }
     if let Some(me) = &spec.run.keep_id {
