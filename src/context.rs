@@ -51,6 +51,6 @@ impl Context {
     }
 
     pub fn store(&self) -> Result<Store, crate::store::StoreError> {
-        Store::open(&self.paths.root)
+        Ok(Store::open(&self.paths.root)?.with_run_root(self.paths.run_root.clone()))
     }
 }

@@ -31,6 +31,7 @@ fn write_etc_files(
     resolver: Option<std::net::Ipv4Addr>,
 ) -> Result<EtcFiles> {
     let etc = dirs.etc();
+    fs_err::create_dir_all(&etc)?;
     let files = EtcFiles {
         hosts: etc.join("hosts"),
         hostname: etc.join("hostname"),

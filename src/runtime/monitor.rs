@@ -43,6 +43,7 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<()> {
     // The monitor's own complaints (a panic) land next to the container.
     let stderr = fs_err::OpenOptions::new().create(true).append(true).open(
         Store::open(&paths.root)?
+            .with_run_root(paths.run_root.clone())
             .container_dirs(id)
             .dir
             .join("monitor.log"),
@@ -104,7 +105,7 @@ pub fn main(paths: &Paths, id: &str, fd: i32) -> u8 {
 }
 
 fn run(paths: &Paths, id: &str, report: &mut Option<Channel>) -> Result<()> {
-    let store = Store::open(&paths.root)?;
+    let store = Store::open(&paths.root)?.with_run_root(paths.run_root.clone());
     let (record, mut state) = store.load_container(id)?;
     let dirs = store.container_dirs(id);
     let owner = launch::take_ownership(&record, &dirs)?;

@@ -38,10 +38,15 @@ pub struct ContainerRecord {
     pub healthcheck: Option<crate::spec::health::HealthConfig>,
 }
 
-/// The directories and files of one container.
+/// The directories and files of one container: what it keeps in the store (`dir`), and
+/// what lives only while it runs, in the run root (`run`, a tmpfs under
+/// $XDG_RUNTIME_DIR): its liveness lock and generated /etc files, rewritten at each start.
+/// Files made and dropped at every start cost little there, and much on a disk (ext4
+/// with `discard` and no journal frees blocks with a synchronous discard).
 #[derive(Debug, Clone)]
 pub struct ContainerDirs {
     pub dir: PathBuf,
+    pub run: PathBuf,
 }
 
 impl ContainerDirs {
@@ -53,7 +58,7 @@ impl ContainerDirs {
     }
     /// Held by whoever owns the running container (liveness, DESIGN.md).
     pub fn lock(&self) -> PathBuf {
-        self.dir.join("running.lock")
+        self.run.join("running.lock")
     }
     pub fn upper(&self) -> PathBuf {
         self.dir.join("upper")
@@ -65,7 +70,7 @@ impl ContainerDirs {
         self.dir.join("rootfs")
     }
     pub fn etc(&self) -> PathBuf {
-        self.dir.join("etc")
+        self.run.join("etc")
     }
     /// The output of a detached container (podman's k8s-file format).
     pub fn log(&self) -> PathBuf {
@@ -98,6 +103,7 @@ impl Store {
     pub fn container_dirs(&self, id: &str) -> ContainerDirs {
         ContainerDirs {
             dir: self.containers_dir().join(id),
+            run: self.run_root.join("containers").join(id),
         }
     }
 
@@ -126,7 +132,7 @@ impl Store {
         let dirs = self.container_dirs(&record.id);
         let result = (|| -> Result<()> {
             let staging = self.staging_dir("container")?;
-            for sub in ["upper", "work", "rootfs", "etc"] {
+            for sub in ["upper", "work", "rootfs"] {
                 fs_err::create_dir(staging.join(sub))?;
             }
             // No state.json yet: until the first start writes one, the container is
@@ -303,8 +309,12 @@ impl Store {
         let retired = self
             .tmp_dir()
             .join(format!("removed-{id}-{}", atomic::unique_suffix()));
-        fs_err::rename(self.container_dirs(id).dir, &retired)?;
+        let dirs = self.container_dirs(id);
+        fs_err::rename(&dirs.dir, &retired)?;
         super::crash::point("container.retired");
+        // Its runtime files go at once (a tmpfs: a few unlinks); what a crash
+        // leaves there is emptied by the next reboot.
+        let _ = std::fs::remove_dir_all(&dirs.run);
         Ok(retired)
     }
 }

@@ -49,13 +49,24 @@ impl Lock {
     }
 }
 
+/// Opens (creating) a lock file, and its directory when that is missing: a container's
+/// liveness lock lives in the run root, which a reboot empties.
 fn open(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .read(true)
-        .open(path)
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .read(true)
+            .open(path)
+    };
+    open()
+        .or_else(|e| match (e.kind(), path.parent()) {
+            (std::io::ErrorKind::NotFound, Some(dir)) => {
+                std::fs::create_dir_all(dir).and_then(|()| open())
+            }
+            _ => Err(e),
+        })
         .map_err(|e| {
             std::io::Error::new(
                 e.kind(),

@@ -9,7 +9,8 @@
 //! <root>/refs-v1/<escaped reference>    tag -> manifest digest
 //! <root>/images-v1/<image id hex>       image record (its manifest): images outlive their tags
 //! <root>/gc.lock                        writers hold it shared, garbage collection exclusive
-//! <root>/containers-v1/<id>/            config.json, state.json (from the first start), upper/, work/, rootfs/, etc/
+//! <root>/containers-v1/<id>/            config.json, state.json (from the first start), upper/, work/, rootfs/
+//! <run root>/containers/<id>/           running.lock, etc/ (while it runs; `Paths::run_root`)
 //! <root>/volumes-v1/<name>/            volume.json, _data/ (named and anonymous volumes)
 //! <root>/networks-v1/<name>.json        user-defined networks
 //! <root>/names-v1/<name>                symlink -> container id (atomic name reservation)
@@ -88,6 +89,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
+    /// Runtime state of live containers (`Paths::run_root`).
+    pub run_root: PathBuf,
 }
 
 impl Store {
@@ -95,6 +98,7 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         let store = Store {
             root: root.to_path_buf(),
+            run_root: crate::paths::default_run_root(root, crate::sys::ids::current_euid()),
         };
         for dir in [
             store.blobs_dir(),
@@ -112,6 +116,11 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// The same store with its runtime state at `run_root` (the global `--runroot`).
+    pub fn with_run_root(self, run_root: PathBuf) -> Store {
+        Store { run_root, ..self }
     }
 
     pub fn blobs_dir(&self) -> PathBuf {
