@@ -67,7 +67,7 @@ fn retire_container(store: &Store, id: &str, force: bool) -> Result<std::path::P
     // Wait for the owner (foreground run or monitor) to let go.
     let _owner_gone = Lock::exclusive(&dirs.lock())?;
     let retired = store.retire_container_dir(id)?;
-    store.release_name(&record.name, id)?;
+    store.release_name_into(&record.name, id, &retired)?;
     Ok(retired)
 }
 

@@ -278,6 +278,19 @@ impl Store {
         Ok(())
     }
 
+    /// Frees `name` as `release_name` does, by moving its link into `dir` (a retired
+    /// container's directory, deleted later) instead of unlinking it: the link holds a
+    /// 64-character id, too long to live in the inode, so unlinking it frees a block,
+    /// and ext4 mounted with `discard` and no journal discards that synchronously
+    /// (1.4 ms measured at the end of every `run --rm`). A rename frees nothing.
+    pub fn release_name_into(&self, name: &str, id: &str, dir: &std::path::Path) -> Result<()> {
+        let link = self.names_dir().join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t.to_string_lossy() == id) {
+            fs_err::rename(&link, dir.join(".name"))?;
+        }
+        Ok(())
+    }
+
     /// Gives container `id` the name `new`: the new name is reserved first
     /// (atomically), then the record changes, then the old name is freed.
     pub fn rename_container(&self, id: &str, new: &str) -> Result<()> {
