@@ -114,6 +114,9 @@ pub struct RunArgs {
     /// The container's IPv4 address on its (first) user-defined network
     #[arg(long, value_name = "IPV4")]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// The container's MAC address on its (first) user-defined network
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Option<String>,
     /// A DNS server for the container's resolv.conf
     #[arg(long, value_name = "IP")]
     pub dns: Vec<std::net::IpAddr>,

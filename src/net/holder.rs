@@ -122,6 +122,9 @@ pub struct AttachRequest {
     pub ip: Option<Ipv4Addr>,
     /// The interface inside the container (`eth0`, `eth1`, ...).
     pub ifname: String,
+    /// Its MAC address (`--mac-address`); the kernel picks one otherwise.
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 /// Where a container was attached.
@@ -439,26 +442,26 @@ fn attach_member(
     let ip_tool = config.ip_tool.to_string_lossy().to_string();
     // A leftover of an earlier run of the same container.
     let _ = run(&config.ip_tool, &["link", "del", &veth]);
+    let mut add = vec![
+        "link",
+        "add",
+        veth.as_str(),
+        "mtu",
+        BRIDGE_MTU,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        request.ifname.as_str(),
+        "mtu",
+        BRIDGE_MTU,
+    ];
+    if let Some(mac) = &request.mac {
+        add.extend(["address", mac.as_str()]);
+    }
+    add.extend(["netns", pid.as_str()]);
     let steps = || -> Result<String, String> {
-        run(
-            &config.ip_tool,
-            &[
-                "link",
-                "add",
-                &veth,
-                "mtu",
-                BRIDGE_MTU,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &request.ifname,
-                "mtu",
-                BRIDGE_MTU,
-                "netns",
-                &pid,
-            ],
-        )?;
+        run(&config.ip_tool, &add)?;
         run(
             &config.ip_tool,
             &["link", "set", &veth, "master", "br0", "up"],

@@ -128,6 +128,9 @@ pub struct NetworkOptions {
     pub dns_search: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_options: Vec<String>,
+    /// `--mac-address`: of the interface on the first user-defined network (lowercase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 #[cfg(test)]

@@ -432,3 +432,37 @@ fn dns_flags_write_resolv_conf() {
     out.success()
         .stdout_is("nameserver 192.0.2.53\nsearch example.test\noptions ndots:2");
 }
+
+#[test]
+fn mac_address_sets_the_interface_address() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let net = format!("mac{}", std::process::id());
+    ctx.devbox(&["network", "create", &net]).success();
+    let out = ctx.devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--mac-address",
+        "02:42:AC:11:00:99",
+        ctx.busybox(),
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    ctx.devbox(&["network", "rm", &net]).success();
+    out.success().stdout_is("02:42:ac:11:00:99");
+    // A multicast address is refused before anything starts.
+    ctx.devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--mac-address",
+        "01:00:5e:00:00:01",
+        ctx.busybox(),
+        "true",
+    ])
+    .code_is(125)
+    .stderr_contains("multicast");
+}
