@@ -105,7 +105,8 @@ pub struct RunArgs {
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
     /// Network: `bridge` (the default: outbound through slirp4netns; `slirp4netns` is the
-    /// same), `none`, `host`, `container:NAME`, or a user-defined network (repeat for several)
+    /// same), `pasta`, `none`, `host`, `container:NAME`, or a user-defined network (repeat
+    /// for several)
     #[arg(long = "network", alias = "net", value_name = "MODE|NAME")]
     pub network: Vec<String>,
     /// Another name the container answers to on its user-defined networks

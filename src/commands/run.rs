@@ -204,11 +204,7 @@ fn network_request(args: &RunArgs) -> anyhow::Result<(Network, NetworkOptions)> 
             "bridge" | "slirp4netns" | "default" => Network::Slirp4netns,
             "none" => Network::None,
             "host" => Network::Host,
-            "pasta" => {
-                return Err(UserError::new("network mode `pasta` is not supported yet")
-                    .with_hint("use the default (slirp4netns)")
-                    .into())
-            }
+            "pasta" => Network::Pasta,
             other => match other.strip_prefix("container:") {
                 Some(name) => {
                     net.container = Some(name.to_string());

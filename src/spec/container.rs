@@ -94,6 +94,8 @@ pub fn workdir(cli: Option<&str>, image: Option<&str>) -> String {
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     Slirp4netns,
+    /// Like slirp4netns, with pasta (from passt) instead: the host's addresses inside.
+    Pasta,
     None,
     Host,
     /// User-defined networks ([`NetworkOptions::networks`]), in the shared user namespace
