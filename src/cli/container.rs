@@ -105,7 +105,8 @@ pub struct RunArgs {
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
     /// Network: `bridge` (the default: outbound through slirp4netns; `slirp4netns` is the
-    /// same), `none`, `host`, `container:NAME`, or a user-defined network (repeat for several)
+    /// same), `pasta`, `none`, `host`, `container:NAME`, or a user-defined network (repeat
+    /// for several)
     #[arg(long = "network", alias = "net", value_name = "MODE|NAME")]
     pub network: Vec<String>,
     /// Another name the container answers to on its user-defined networks
@@ -114,6 +115,9 @@ pub struct RunArgs {
     /// The container's IPv4 address on its (first) user-defined network
     #[arg(long, value_name = "IPV4")]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// The container's MAC address on its (first) user-defined network
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Option<String>,
     /// A DNS server for the container's resolv.conf
     #[arg(long, value_name = "IP")]
     pub dns: Vec<std::net::IpAddr>,

@@ -212,11 +212,7 @@ fn network_request(args: &RunArgs) -> anyhow::Result<(Network, NetworkOptions)> 
             "bridge" | "slirp4netns" | "default" => Network::Slirp4netns,
             "none" => Network::None,
             "host" => Network::Host,
-            "pasta" => {
-                return Err(UserError::new("network mode `pasta` is not supported yet")
-                    .with_hint("use the default (slirp4netns)")
-                    .into())
-            }
+            "pasta" => Network::Pasta,
             other => match other.strip_prefix("container:") {
                 Some(name) => {
                     net.container = Some(name.to_string());
@@ -247,13 +243,42 @@ fn network_request(args: &RunArgs) -> anyhow::Result<(Network, NetworkOptions)> 
     if let Some(first) = net.networks.first_mut() {
         first.aliases = args.network_alias.clone();
         first.ip = args.ip;
-    } else if !args.network_alias.is_empty() || args.ip.is_some() {
+    } else if !args.network_alias.is_empty() || args.ip.is_some() || args.mac_address.is_some() {
         return Err(UserError::new(
-            "`--network-alias` and `--ip` need a user-defined network (`--network NAME`)",
+            "`--network-alias`, `--ip` and `--mac-address` need a user-defined network (`--network NAME`)",
         )
         .into());
     }
+    net.mac_address = args.mac_address.as_deref().map(parse_mac).transpose()?;
     Ok((mode, net))
+}
+
+/// `--mac-address`: six hex octets, not a multicast address (the kernel refuses those for an
+/// interface); lowercase.
+fn parse_mac(text: &str) -> anyhow::Result<String> {
+    let octets: Vec<Option<u8>> = text
+        .split(':')
+        .map(|o| {
+            (o.len() == 2)
+                .then(|| u8::from_str_radix(o, 16).ok())
+                .flatten()
+        })
+        .collect();
+    match octets.as_slice() {
+        [Some(first), rest @ ..] if rest.len() == 5 && rest.iter().all(Option::is_some) => {
+            if first & 1 == 1 {
+                return Err(UserError::new(format!(
+                    "invalid --mac-address `{text}`: a multicast address"
+                ))
+                .with_hint("the first octet must be even, e.g. 02:42:ac:11:00:02")
+                .into());
+            }
+            Ok(text.to_ascii_lowercase())
+        }
+        _ => Err(UserError::new(format!("invalid --mac-address `{text}`"))
+            .with_hint("expected six hex octets, e.g. 02:42:ac:11:00:02")
+            .into()),
+    }
 }
 
 /// `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address keeps its colons).
@@ -371,5 +396,23 @@ pub(super) fn foreground_outcome(
             Err(UserError::new(e.to_string()).with_code(code).into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_addresses_are_six_unicast_octets() {
+        assert_eq!(parse_mac("02:42:AC:11:00:02").unwrap(), "02:42:ac:11:00:02");
+        for bad in [
+            "01:00:5e:00:00:01",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:2",
+            "zz:42:ac:11:00:02",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
     }
 }

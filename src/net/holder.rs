@@ -10,9 +10,9 @@
 //!
 //! - a bridge `br0` with the network's gateway address;
 //! - one veth pair per attached container (`v<id>` on the bridge, `ethN` in the container);
-//! - the embedded DNS resolver on the gateway's port 53 (`net::dns`): container names,
-//!   aliases and short ids on this network, other names forwarded upstream through a socket
-//!   made in the host's network namespace before the holder left it.
+//! - the embedded DNS resolver on the gateway's port 53, UDP and TCP (`net::resolver`):
+//!   container names, aliases and short ids on this network, other names forwarded upstream
+//!   through a socket made in the host's network namespace before the holder left it.
 //!
 //! Outbound traffic does not cross the bridge: each container keeps its own slirp4netns (its
 //! default route), unless all its networks are `--internal`, in which case it has none. The
@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -36,10 +36,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::dns;
+use super::resolver;
 use crate::store::lock::Lock;
 use crate::store::networks::NetworkRecord;
 use crate::sys;
+
+/// The MTU of the bridge and of every veth on it. The bridge only joins containers of this
+/// machine, never a physical link, so it takes slirp4netns's 65520 rather than Ethernet's
+/// 1500 (Docker's and Podman's default): fewer, bigger segments for the same bytes, which is
+/// most of the cost of a veth pair.
+const BRIDGE_MTU: &str = "65520";
 
 /// A holder that nobody attached to within this time after its start exits.
 pub const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -116,6 +122,9 @@ pub struct AttachRequest {
     pub ip: Option<Ipv4Addr>,
     /// The interface inside the container (`eth0`, `eth1`, ...).
     pub ifname: String,
+    /// Its MAC address (`--mac-address`); the kernel picks one otherwise.
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 /// Where a container was attached.
@@ -276,25 +285,30 @@ pub fn serve(
     sys::process::set_name(&format!("devbox:[network] {}", net.name));
     let _ = sys::process::setsid();
     let files = HolderFiles::new(&config.run_dir, &net.id);
-    let setup = || -> Result<(Lock, UnixListener, Arc<UdpSocket>), String> {
+    let setup = || -> Result<(Lock, UnixListener, UdpSocket, TcpListener), String> {
         let lock = Lock::try_exclusive(&files.lock)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "another holder runs for this network".to_string())?;
         sys::net::bring_up_loopback().map_err(|e| e.to_string())?;
         let gw = format!("{}/{}", net.gateway, net.subnet.prefix);
-        run(&config.ip_tool, &["link", "add", "br0", "type", "bridge"])?;
+        run(
+            &config.ip_tool,
+            &["link", "add", "br0", "mtu", BRIDGE_MTU, "type", "bridge"],
+        )?;
         run(&config.ip_tool, &["addr", "add", &gw, "dev", "br0"])?;
         run(&config.ip_tool, &["link", "set", "br0", "up"])?;
-        let dns = UdpSocket::bind(SocketAddr::new(net.gateway.into(), 53))
-            .map_err(|e| format!("cannot bind the resolver on {}:53: {e}", net.gateway))?;
+        let resolver = SocketAddr::new(net.gateway.into(), 53);
+        let cannot = |e| format!("cannot bind the resolver on {resolver}: {e}");
+        let dns_udp = UdpSocket::bind(resolver).map_err(cannot)?;
+        let dns_tcp = TcpListener::bind(resolver).map_err(cannot)?;
         let _ = std::fs::remove_file(&files.socket);
         let listener = UnixListener::bind(&files.socket)
             .map_err(|e| format!("cannot bind {}: {e}", files.socket.display()))?;
         crate::store::atomic::write_atomic(&files.pid, std::process::id().to_string().as_bytes())
             .map_err(|e| e.to_string())?;
-        Ok((lock, listener, Arc::new(dns)))
+        Ok((lock, listener, dns_udp, dns_tcp))
     };
-    let (_lock, listener, dns_socket) = match setup() {
+    let (_lock, listener, dns_udp, dns_tcp) = match setup() {
         Ok(s) => s,
         Err(message) => {
             ready(Err(message));
@@ -303,12 +317,24 @@ pub fn serve(
     };
     ready(Ok(()));
     let members: Members = Arc::default();
-    let upstream = upstream.map(UdpSocket::from).map(Arc::new);
-    start_resolver(
-        dns_socket,
-        upstream,
-        config.upstream.clone(),
-        members.clone(),
+    let known = members.clone();
+    let lookup: resolver::Lookup = Arc::new(move |name: &str| {
+        known
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|m| m.names.iter().any(|n| n == name) && alive(m.pid, m.start_time))
+                    .map(|m| m.ip)
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    resolver::start(
+        dns_udp,
+        dns_tcp,
+        upstream.map(UdpSocket::from),
+        &config.upstream,
+        lookup,
     );
     let started = Instant::now();
     let mut had_members = false;
@@ -416,22 +442,26 @@ fn attach_member(
     let ip_tool = config.ip_tool.to_string_lossy().to_string();
     // A leftover of an earlier run of the same container.
     let _ = run(&config.ip_tool, &["link", "del", &veth]);
+    let mut add = vec![
+        "link",
+        "add",
+        veth.as_str(),
+        "mtu",
+        BRIDGE_MTU,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        request.ifname.as_str(),
+        "mtu",
+        BRIDGE_MTU,
+    ];
+    if let Some(mac) = &request.mac {
+        add.extend(["address", mac.as_str()]);
+    }
+    add.extend(["netns", pid.as_str()]);
     let steps = || -> Result<String, String> {
-        run(
-            &config.ip_tool,
-            &[
-                "link",
-                "add",
-                &veth,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &request.ifname,
-                "netns",
-                &pid,
-            ],
-        )?;
+        run(&config.ip_tool, &add)?;
         run(
             &config.ip_tool,
             &["link", "set", &veth, "master", "br0", "up"],
@@ -503,73 +533,6 @@ fn start_time(pid: i32) -> Option<u64> {
 
 fn alive(pid: i32, since: Option<u64>) -> bool {
     start_time(pid).is_some() && start_time(pid) == since
-}
-
-/// Queries forwarded upstream, by the id we gave them.
-type Pending = Arc<Mutex<HashMap<u16, (SocketAddr, u16, Instant)>>>;
-
-/// The embedded resolver: answers for the network's containers, forwards the rest.
-fn start_resolver(
-    socket: Arc<UdpSocket>,
-    upstream: Option<Arc<UdpSocket>>,
-    servers: Vec<SocketAddr>,
-    members: Members,
-) {
-    let pending: Pending = Arc::default();
-    if let Some(upstream) = &upstream {
-        let (upstream, socket, pending) = (upstream.clone(), socket.clone(), pending.clone());
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 65536];
-            while let Ok((n, _)) = upstream.recv_from(&mut buf) {
-                let Some(id) = dns::id(&buf[..n]) else {
-                    continue;
-                };
-                let Some((client, original, _)) =
-                    pending.lock().ok().and_then(|mut p| p.remove(&id))
-                else {
-                    continue;
-                };
-                let _ = socket.send_to(&dns::with_id(&buf[..n], original), client);
-            }
-        });
-    }
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        let mut next_id: u16 = 1;
-        while let Ok((n, client)) = socket.recv_from(&mut buf) {
-            let packet = &buf[..n];
-            let Some(question) = dns::parse_query(packet) else {
-                continue;
-            };
-            let known: Vec<Ipv4Addr> = members
-                .lock()
-                .map(|m| {
-                    m.values()
-                        .filter(|m| m.names.contains(&question.name) && alive(m.pid, m.start_time))
-                        .map(|m| m.ip)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !known.is_empty() {
-                let _ = socket.send_to(&dns::answer(packet, &question, &known), client);
-                continue;
-            }
-            match (&upstream, servers.first()) {
-                (Some(upstream), Some(server)) => {
-                    next_id = next_id.wrapping_add(1);
-                    if let Ok(mut p) = pending.lock() {
-                        p.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(10));
-                        p.insert(next_id, (client, question.id, Instant::now()));
-                    }
-                    let _ = upstream.send_to(&dns::with_id(packet, next_id), server);
-                }
-                _ => {
-                    let reply = dns::error(packet, &question, dns::RCODE_NXDOMAIN);
-                    let _ = socket.send_to(&reply, client);
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

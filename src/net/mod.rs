@@ -4,5 +4,6 @@ pub mod dns;
 pub mod etc_files;
 pub mod holder;
 pub mod portproxy;
+pub mod resolver;
 pub mod slirp;
 pub mod subnet;

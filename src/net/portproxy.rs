@@ -2,8 +2,9 @@
 //! ports as the user (in the host's network namespace), then joins the container's user and
 //! network namespaces. Sockets bound before the join stay in the host namespace; sockets made
 //! after it are in the container's. So each accepted host connection is paired with a fresh
-//! connection to 127.0.0.1:PORT inside the container, and bytes are copied between the two on
-//! loopback on both sides — no user-mode TCP stack in the path (slirp4netns's `add_hostfwd`
+//! connection to 127.0.0.1:PORT inside the container, and bytes are moved between the two on
+//! loopback on both sides with splice(2), never copied through userspace — no user-mode TCP
+//! stack in the path (slirp4netns's `add_hostfwd`
 //! goes through one, and is ~2x slower; see PEERS.md).
 //!
 //! The proxy is the devbox binary re-executed (`__port-proxy`), driven over its stdin/stdout
@@ -12,7 +13,7 @@
 //! the proxy cannot outlive it.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket,
 };
@@ -258,18 +259,11 @@ fn pump_both(a: TcpStream, b: TcpStream) {
     let _ = back.join();
 }
 
-fn pump(mut from: TcpStream, to: TcpStream) {
-    let mut buf = vec![0u8; 128 * 1024];
-    let mut to_w = &to;
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to_w.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
+/// Copies one direction: zero-copy with splice(2), through a buffer where splice cannot be
+/// used; then passes the end of the stream on.
+fn pump(from: TcpStream, to: TcpStream) {
+    if sys::net::splice_copy(&from, &to) == sys::net::Relay::Unsupported {
+        let _ = std::io::copy(&mut &from, &mut &to);
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = from.shutdown(Shutdown::Read);

@@ -141,6 +141,23 @@ pub fn host_routes(proc_net_route: &str) -> Vec<(String, Subnet)> {
     out
 }
 
+/// The gateway of the host's default route, from `/proc/net/route` (what pasta maps to the
+/// host's loopback inside a container).
+pub fn default_gateway(proc_net_route: &str) -> Option<Ipv4Addr> {
+    proc_net_route.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match (fields.get(1), fields.get(2), fields.get(7)) {
+            (Some(&"00000000"), Some(gateway), Some(&"00000000")) => {
+                u32::from_str_radix(gateway, 16)
+                    .ok()
+                    .map(|n| Ipv4Addr::from(n.to_ne_bytes()))
+                    .filter(|ip| !ip.is_unspecified())
+            }
+            _ => None,
+        }
+    })
+}
+
 /// slirp4netns's own network inside every container with outbound access.
 pub const SLIRP_SUBNET: Subnet = Subnet {
     addr: Ipv4Addr::new(10, 0, 2, 0),
@@ -216,6 +233,11 @@ mod tests {
             eth0\t0000590A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         let routes = host_routes(table);
         assert_eq!(routes.len(), 1);
+        assert_eq!(default_gateway(table), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(
+            default_gateway(&table.replace("0101A8C0", "00000000")),
+            None
+        );
         assert_eq!(routes[0].1.to_string(), "10.89.0.0/24");
         let taken = vec![("dev".to_string(), "10.89.1.0/24".parse().unwrap())];
         assert_eq!(choose(&taken, &routes).unwrap().to_string(), "10.89.2.0/24");

@@ -154,6 +154,7 @@ fn exit_code(state: &State) -> i32 {
 fn network_name(spec: &super::plan::RunSpec) -> String {
     match spec.network {
         Network::Slirp4netns => "slirp4netns".into(),
+        Network::Pasta => "pasta".into(),
         Network::None => "none".into(),
         Network::Host => "host".into(),
         Network::User => spec

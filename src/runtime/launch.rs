@@ -39,9 +39,18 @@ fn write_etc_files(
     };
     let spec = &record.spec;
     let host_resolv = std::fs::read_to_string(&host.etc_resolv_conf).unwrap_or_default();
+    let mut extra_hosts = spec.extra_hosts.clone();
+    if spec.network == Network::Pasta {
+        // pasta maps the gateway's address to the host's loopback (slirp4netns: 10.0.2.2).
+        let routes = std::fs::read_to_string(host.proc.join("net/route")).unwrap_or_default();
+        if let Some(gateway) = crate::net::subnet::default_gateway(&routes) {
+            let names = "host.containers.internal host.docker.internal";
+            extra_hosts.push((names.to_string(), gateway.to_string()));
+        }
+    }
     fs_err::write(
         &files.hosts,
-        etc_files::hosts(&spec.hostname, spec.network, &spec.extra_hosts, None),
+        etc_files::hosts(&spec.hostname, spec.network, &extra_hosts, None),
     )?;
     fs_err::write(&files.hostname, etc_files::hostname(&spec.hostname))?;
     fs_err::write(
@@ -56,7 +65,7 @@ fn write_etc_files(
 pub struct Prepared {
     init: InitSpec,
     namespaces: Namespaces,
-    slirp_binary: Option<PathBuf>,
+    slirp_binary: Option<slirp::Helper>,
     /// The published ports, already bound on the host (so a port in use fails the start
     /// before any process exists).
     ports: Option<PortProxy>,
@@ -201,12 +210,17 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         (Network::User, Some(lease)) => lease.networks.iter().any(|(n, ..)| !n.internal),
         _ => false,
     };
-    let slirp_binary = match outbound {
-        true => Some(
+    let slirp_binary = match (outbound, spec.network) {
+        (true, _) => Some(slirp::Helper::Slirp4netns(
             idmap::find_in_path("slirp4netns", std::env::var_os("PATH").as_deref())
                 .ok_or(RuntimeError::Network(slirp::SlirpError::NotInstalled))?,
-        ),
-        false => None,
+        )),
+        (false, Network::Pasta) => Some(slirp::Helper::Pasta {
+            binary: idmap::find_in_path("pasta", std::env::var_os("PATH").as_deref())
+                .ok_or(RuntimeError::Network(slirp::SlirpError::PastaNotInstalled))?,
+            pid_file: dirs.dir.join("pasta.pid"),
+        }),
+        (false, _) => None,
     };
     // With the host's network the container's ports are the host's already.
     let ports = if spec.ports.is_empty() || spec.network == Network::Host {
@@ -426,7 +440,7 @@ type HandOver = (
 fn hand_over(
     child: &userns::Child,
     init: InitSpec,
-    slirp_binary: Option<PathBuf>,
+    slirp_binary: Option<slirp::Helper>,
     networks: Option<NetworkStart>,
     fuse_owner: Option<i32>,
 ) -> Result<HandOver> {
@@ -441,7 +455,7 @@ fn hand_over(
         .send(&ToInit::Spec(Box::new(init)), &[])
         .map_err(setup)?;
     let slirp = match &slirp_binary {
-        Some(binary) => Some(slirp::start(binary, child.pid.as_raw())?),
+        Some(helper) => Some(helper.start(child.pid.as_raw())?),
         None => None,
     };
     let attached = match networks {

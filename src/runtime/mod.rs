@@ -43,7 +43,7 @@ pub enum RuntimeError {
     /// The command cannot be run: not found (127) or not executable (126).
     #[error("{message}")]
     Exec { message: String, not_found: bool },
-    #[error("slirp4netns: {0}")]
+    #[error("{0}")]
     Network(#[from] crate::net::slirp::SlirpError),
     #[error(transparent)]
     Ports(#[from] crate::net::portproxy::ProxyError),
@@ -72,6 +72,12 @@ impl Hint for RuntimeError {
             ),
             RuntimeError::Network(crate::net::slirp::SlirpError::NotInstalled) => Some(
                 "install it (`sudo apt-get install slirp4netns`) or run with `--network none`".into(),
+            ),
+            RuntimeError::Network(crate::net::slirp::SlirpError::PastaNotInstalled) => Some(
+                "install it (`sudo apt-get install passt`) or use the default network (slirp4netns)".into(),
+            ),
+            RuntimeError::Network(crate::net::slirp::SlirpError::PastaFailed(_)) => Some(
+                "pasta needs read-write access to /dev/net/tun; the default network (slirp4netns) is the alternative".into(),
             ),
             RuntimeError::Network(_) => Some(
                 "slirp4netns needs read-write access to /dev/net/tun; `devbox doctor` checks it; `--network none` runs without network".into(),

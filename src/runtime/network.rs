@@ -189,6 +189,9 @@ fn attach_one(
         names: names(record, attachment),
         ip: attachment.ip,
         ifname: format!("eth{index}"),
+        mac: (index == 0)
+            .then(|| record.spec.net.mac_address.clone())
+            .flatten(),
     };
     holder::attach(network, files, request, attachment.aliases.clone())
         .map_err(|e| RuntimeError::Setup(e.to_string()))

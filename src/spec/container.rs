@@ -94,6 +94,8 @@ pub fn workdir(cli: Option<&str>, image: Option<&str>) -> String {
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     Slirp4netns,
+    /// Like slirp4netns, with pasta (from passt) instead: the host's addresses inside.
+    Pasta,
     None,
     Host,
     /// User-defined networks ([`NetworkOptions::networks`]), in the shared user namespace
@@ -128,6 +130,9 @@ pub struct NetworkOptions {
     pub dns_search: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_options: Vec<String>,
+    /// `--mac-address`: of the interface on the first user-defined network (lowercase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub fn set_name(name: &str) {
 
 /// The signal that cannot be caught, for ending a container at once.
 pub const SIGKILL: i32 = libc::SIGKILL;
+/// The polite one, for helpers that clean up on it.
+pub const SIGTERM: i32 = libc::SIGTERM;
 
 pub fn set_no_new_privs() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().map_err(|e| SysError::new("prctl", "NO_NEW_PRIVS", e))

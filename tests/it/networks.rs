@@ -301,9 +301,9 @@ fn python_resolves_a_container_by_name() {
         "600",
     ])
     .success();
-    let script = format!(
-        "import socket; print('addr', socket.getaddrinfo('{name}', 80, socket.AF_INET)[0][4][0])"
-    );
+    // getaddrinfo asks over UDP; then the same question by hand over TCP (length-prefixed,
+    // RFC 1035 4.2.2), which clients use for big answers.
+    let script = PY_RESOLVE.replace("NAME", &name);
     let out = ctx.devbox(&[
         "run",
         "--rm",
@@ -314,11 +314,36 @@ fn python_resolves_a_container_by_name() {
         "-c",
         &script,
     ]);
-    let ok = out.success().out().contains("addr 10.");
+    let text = out.success().out();
     ctx.devbox(&["rm", "-f", &name]).success();
     ctx.devbox(&["network", "rm", &net]).success();
-    assert!(ok, "{}", out.out());
+    let udp = text.lines().find_map(|l| l.strip_prefix("udp "));
+    let tcp = text.lines().find_map(|l| l.strip_prefix("tcp "));
+    assert!(udp.is_some_and(|a| a.starts_with("10.")), "{text}");
+    assert_eq!(udp, tcp, "the TCP answer differs: {text}");
 }
+
+/// Resolves NAME with getaddrinfo (UDP), then asks the resolver of /etc/resolv.conf over TCP.
+const PY_RESOLVE: &str = r#"
+import socket, struct
+print('udp', socket.getaddrinfo('NAME', 80, socket.AF_INET)[0][4][0])
+ns = [l.split()[1] for l in open('/etc/resolv.conf') if l.startswith('nameserver')][0]
+labels = b''.join(bytes([len(p)]) + p.encode() for p in 'NAME'.split('.'))
+query = struct.pack('>6H', 0x4242, 0x0100, 1, 0, 0, 0) + labels + b'\0' + struct.pack('>2H', 1, 1)
+s = socket.create_connection((ns, 53), timeout=5)
+s.sendall(struct.pack('>H', len(query)) + query)
+def read(n):
+    got = b''
+    while len(got) < n:
+        chunk = s.recv(n - len(got))
+        assert chunk, 'closed'
+        got += chunk
+    return got
+answer = read(struct.unpack('>H', read(2))[0])
+assert answer[:2] == b'\x42\x42', answer
+assert struct.unpack('>H', answer[6:8])[0] == 1, answer
+print('tcp', socket.inet_ntoa(answer[-4:]))
+"#;
 
 /// Whether a network holder for network `id` runs (its command line names the id).
 fn holder_runs(id: &str) -> bool {
@@ -467,4 +492,38 @@ fn keep_id_on_a_user_network_keeps_the_users_ids_and_reaches_others_by_name() {
         .success()
         .stdout_contains("hello-from-kept");
     ctx.devbox(&["rm", "-f", "web", "kept"]).success();
+}
+
+#[test]
+fn mac_address_sets_the_interface_address() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "slirp4netns", "networks");
+    let net = format!("mac{}", std::process::id());
+    ctx.devbox(&["network", "create", &net]).success();
+    let out = ctx.devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--mac-address",
+        "02:42:AC:11:00:99",
+        ctx.busybox(),
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    ctx.devbox(&["network", "rm", &net]).success();
+    out.success().stdout_is("02:42:ac:11:00:99");
+    // A multicast address is refused before anything starts.
+    ctx.devbox(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--mac-address",
+        "01:00:5e:00:00:01",
+        ctx.busybox(),
+        "true",
+    ])
+    .code_is(125)
+    .stderr_contains("multicast");
 }

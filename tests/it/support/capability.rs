@@ -1,6 +1,6 @@
 //! `require!` and what it asks: devbox's own probes (`devbox doctor --format json`, run once per
 //! test process as the test user) plus a few the harness itself needs (busybox, mmdebstrap,
-//! script, registry, skopeo, pyindex). A missing capability is a visible skip with its reason, or a failure when
+//! script, registry, skopeo, pyindex, pasta). A missing capability is a visible skip with its reason, or a failure when
 //! `DEVBOX_TEST_REQUIRE` names it (CI lists what it has just installed).
 
 use std::io::Write;
@@ -87,6 +87,9 @@ pub fn missing(name: &str) -> Option<String> {
         "registry" => super::registry::registry_missing(),
         "skopeo" => super::registry::skopeo_missing(),
         "pyindex" => super::pyindex::wheelhouse_missing(),
+        "pasta" => which("pasta").is_none().then(|| {
+            "`pasta` (package passt) is not installed, needed for `--network pasta`".to_string()
+        }),
         "script" => which("script").is_none().then(|| {
             "`script` (util-linux) is not installed, needed to give devbox a terminal".to_string()
         }),
