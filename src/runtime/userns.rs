@@ -160,11 +160,15 @@ pub fn spawn_in(
         })
         .collect();
     let stdio = stdio.map(|fds| fds.map(std::os::fd::AsRawFd::as_raw_fd));
+    let gate = sys::ns::Gate {
+        child: &child_end,
+        parent: std::os::fd::AsRawFd::as_raw_fd(&parent_end),
+    };
     let spawned = match joined {
         Some(joined) => {
-            sys::ns::spawn_joined(joined, namespaces, &exe_c, &argv, &envp, &child_end, stdio)
+            sys::ns::spawn_joined(joined, namespaces, &exe_c, &argv, &envp, gate, stdio)
         }
-        None => sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, &child_end, stdio),
+        None => sys::ns::spawn_namespaced(namespaces, &exe_c, &argv, &envp, gate, stdio),
     };
     let pid = spawned.map_err(|e| {
         if namespaces.user {

@@ -40,7 +40,11 @@ impl Namespaces {
 
 /// Starts `exe argv` in new namespaces. The child first blocks reading one
 /// byte from `gate` (so the parent can write its uid/gid maps), then execs.
-/// `gate` must not be close-on-exec if the new program is to keep it.
+/// `gate.child` must not be close-on-exec if the new program is to keep it.
+/// `gate.parent` is the parent's end of the socket pair: the child closes its
+/// copy first, so that if the parent dies before opening the gate the child
+/// reads end-of-file and exits (it would otherwise wait forever, holding
+/// whatever it inherited, such as the container's liveness lock).
 /// `stdio`, when given, becomes the child's fds 0, 1 and 2 (a detached
 /// container's output pipes); otherwise it inherits ours.
 pub fn spawn_namespaced(
@@ -48,10 +52,18 @@ pub fn spawn_namespaced(
     exe: &CString,
     argv: &[CString],
     envp: &[CString],
-    gate: &OwnedFd,
+    gate: Gate<'_>,
     stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
     spawn_in(&[], None, namespaces, exe, argv, envp, gate, stdio)
+}
+
+/// The socket pair a new child waits on before it execs: its own end, and the raw fd
+/// of the parent's end (which the child closes, see [`spawn_namespaced`]).
+#[derive(Clone, Copy)]
+pub struct Gate<'a> {
+    pub child: &'a OwnedFd,
+    pub parent: RawFd,
 }
 
 /// Namespaces of another process, opened (by `/proc/PID/ns/NAME`) to be joined by a new one.
@@ -123,7 +135,7 @@ pub fn spawn_joined(
     exe: &CString,
     argv: &[CString],
     envp: &[CString],
-    gate: &OwnedFd,
+    gate: Gate<'_>,
     stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
     let joins: Vec<(RawFd, CloneFlags)> = joined
@@ -212,7 +224,7 @@ fn spawn_in(
     exe: &CString,
     argv: &[CString],
     envp: &[CString],
-    gate: &OwnedFd,
+    gate: Gate<'_>,
     stdio: Option<[RawFd; 3]>,
 ) -> Result<Pid> {
     // The intermediate child's report of the real child's pid (only when joining).
@@ -231,7 +243,8 @@ fn spawn_in(
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    let gate_fd = gate.as_raw_fd();
+    let gate_fd = gate.child.as_raw_fd();
+    let peer = gate.parent;
     let exe_ptr = exe.as_ptr();
     let new_user_namespace = namespaces.user;
     let mut stack = vec![0u8; 64 * 1024];
@@ -287,6 +300,8 @@ fn spawn_in(
                     }
                 }
             }
+            // The parent's end closed here: its death reads as end-of-file below.
+            libc::close(peer);
             let n = libc::read(gate_fd, (&mut byte as *mut u8).cast(), 1);
             if n == 1 && byte == b'g' && new_user_namespace {
                 // Become root of the new namespace before exec, which would otherwise

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::process::{poll_until, process_running};
 use crate::support::{require, Output, TestContext};
 
 /// Removes every container of the test's store when dropped, so a failed test leaves no
@@ -25,15 +26,6 @@ impl Drop for Cleanup<'_> {
 /// The busybox image, and the removal of every container when the test ends.
 fn busybox(ctx: &TestContext) -> (Cleanup<'_>, &str) {
     (Cleanup(ctx), ctx.busybox())
-}
-
-/// Polls `done` every 50 ms; panics with `what` if it is not true `within`.
-fn poll_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < within, "{what} (waited {within:?})");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `run -d --network none ARGS`, asserting it prints a 64-hex id; returns the id.
@@ -82,14 +74,6 @@ fn monitor_pid(id: &str) -> Option<i32> {
 
 fn process_exists(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Exists and has not exited (a zombie has closed its files, and released its locks).
-fn process_running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
-    })
 }
 
 fn timed(f: impl FnOnce() -> Output) -> (Output, Duration) {

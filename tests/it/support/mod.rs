@@ -14,6 +14,7 @@ pub mod capability;
 pub mod command;
 pub mod http;
 pub mod images;
+pub mod process;
 pub mod pyindex;
 pub mod registry;
 pub mod user;
