@@ -149,6 +149,38 @@ fn change_instructions_never_panic() {
     );
 }
 
+/// Shell-word expansion (BuildKit's `shell.Lex`) with every option set and
+/// both escape characters; the first input byte picks the options, as in
+/// fuzz/fuzz_targets/shell.rs.
+fn expand_with_flags(input: &[u8]) {
+    use crate::build::dockerfile::expand::{env_from_list, Expander};
+    let Some((&flags, word)) = input.split_first() else {
+        return;
+    };
+    let env = env_from_list(["PWD=/home", "A=a b  c", "EMPTY=", "X=${Y}"]);
+    let mut expander = Expander::new(if flags & 1 == 0 { '\\' } else { '`' });
+    expander.raw_quotes = flags & 2 != 0;
+    expander.raw_escapes = flags & 4 != 0;
+    expander.skip_process_quotes = flags & 8 != 0;
+    expander.skip_unset_env = flags & 16 != 0;
+    let _ = expander.process(&text(word), &env);
+}
+
+#[test]
+fn shell_word_expansion_never_panics() {
+    let seeds: &[&[u8]] = &[
+        b"\x00he${XXX:-${PWD:-yyy}}xx",
+        b"\x01\"he`$PWD\" '${A}' `${}",
+        b"\x04${A:+x y}${EMPTY:-z}\\$X\\\\",
+        b"\x1f${A%%b*}${A#a}${A/b/c}${#A}",
+    ];
+    let words = &[
+        "$", "${", "}", ":-", ":+", ":?", "-", "+", "?", "\\", "`", "'", "\"", "%", "%%", "#",
+        "##", "/", "//", "A", "PWD", " ",
+    ];
+    fuzz("shell", cases(4000), seeds, words, expand_with_flags);
+}
+
 #[test]
 fn compose_loader_never_panics() {
     let seeds: &[&[u8]] = &[
