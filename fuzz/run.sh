@@ -71,7 +71,14 @@ for target in $targets; do
     esac
     echo "== $target: ${seconds}s"
     # shellcheck disable=SC2086 # $toolchain is empty or one word
-    nice -n 10 cargo $toolchain fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" -- \
+    # A crash ends that target's run, not the script: the others still run.
+    if ! nice -n 10 cargo $toolchain fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 \
-        -artifact_prefix="artifacts/$target/" -print_final_stats=1
+        -artifact_prefix="artifacts/$target/" -print_final_stats=1; then
+        failed="${failed:-}$target "
+    fi
 done
+if [ -n "${failed:-}" ]; then
+    echo "== findings in: $failed(see artifacts/)"
+    exit 1
+fi
