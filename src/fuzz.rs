@@ -283,6 +283,21 @@ fn dockerignore_matcher_never_panics() {
     });
 }
 
+/// cargo-fuzz's find (fuzz/run.sh, dockerignore target, second round): a
+/// pattern of many `*` between other characters made the backtracking
+/// matcher exponential, a hang in `build` for a hostile .dockerignore (here
+/// about 10^8 ways to place 30 stars in 40 characters). The matcher is
+/// linear in pattern x path now; this would not finish before.
+#[test]
+fn many_stars_in_a_dockerignore_pattern_do_not_hang() {
+    let patterns = crate::build::ignore::read_patterns(&"*a".repeat(30));
+    let matcher = crate::build::ignore::PatternMatcher::new(&patterns).unwrap();
+    let many_a = "a".repeat(40);
+    assert!(matcher.matches(&many_a).unwrap());
+    assert!(!matcher.matches(&format!("{many_a}b")).unwrap());
+    assert!(!matcher.matches(&format!("{many_a}b/{many_a}b")).unwrap());
+}
+
 #[test]
 fn docker_config_json_never_panics() {
     let dir = tempfile::tempdir().unwrap();
