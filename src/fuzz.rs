@@ -149,6 +149,38 @@ fn change_instructions_never_panic() {
     );
 }
 
+/// Shell-word expansion (BuildKit's `shell.Lex`) with every option set and
+/// both escape characters; the first input byte picks the options, as in
+/// fuzz/fuzz_targets/shell.rs.
+fn expand_with_flags(input: &[u8]) {
+    use crate::build::dockerfile::expand::{env_from_list, Expander};
+    let Some((&flags, word)) = input.split_first() else {
+        return;
+    };
+    let env = env_from_list(["PWD=/home", "A=a b  c", "EMPTY=", "X=${Y}"]);
+    let mut expander = Expander::new(if flags & 1 == 0 { '\\' } else { '`' });
+    expander.raw_quotes = flags & 2 != 0;
+    expander.raw_escapes = flags & 4 != 0;
+    expander.skip_process_quotes = flags & 8 != 0;
+    expander.skip_unset_env = flags & 16 != 0;
+    let _ = expander.process(&text(word), &env);
+}
+
+#[test]
+fn shell_word_expansion_never_panics() {
+    let seeds: &[&[u8]] = &[
+        b"\x00he${XXX:-${PWD:-yyy}}xx",
+        b"\x01\"he`$PWD\" '${A}' `${}",
+        b"\x04${A:+x y}${EMPTY:-z}\\$X\\\\",
+        b"\x1f${A%%b*}${A#a}${A/b/c}${#A}",
+    ];
+    let words = &[
+        "$", "${", "}", ":-", ":+", ":?", "-", "+", "?", "\\", "`", "'", "\"", "%", "%%", "#",
+        "##", "/", "//", "A", "PWD", " ",
+    ];
+    fuzz("shell", cases(4000), seeds, words, expand_with_flags);
+}
+
 #[test]
 fn compose_loader_never_panics() {
     let seeds: &[&[u8]] = &[
@@ -249,6 +281,21 @@ fn dockerignore_matcher_never_panics() {
         }
         let _ = crate::build::ignore::clean_path(&text(input));
     });
+}
+
+/// cargo-fuzz's find (fuzz/run.sh, dockerignore target, second round): a
+/// pattern of many `*` between other characters made the backtracking
+/// matcher exponential, a hang in `build` for a hostile .dockerignore (here
+/// about 10^8 ways to place 30 stars in 40 characters). The matcher is
+/// linear in pattern x path now; this would not finish before.
+#[test]
+fn many_stars_in_a_dockerignore_pattern_do_not_hang() {
+    let patterns = crate::build::ignore::read_patterns(&"*a".repeat(30));
+    let matcher = crate::build::ignore::PatternMatcher::new(&patterns).unwrap();
+    let many_a = "a".repeat(40);
+    assert!(matcher.matches(&many_a).unwrap());
+    assert!(!matcher.matches(&format!("{many_a}b")).unwrap());
+    assert!(!matcher.matches(&format!("{many_a}b/{many_a}b")).unwrap());
 }
 
 #[test]

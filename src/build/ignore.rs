@@ -374,35 +374,112 @@ fn compile(pattern: &str) -> MatchKind {
     MatchKind::Exact
 }
 
-/// Backtracking match of the whole text.
+/// Whether `tokens` match the whole text. Dynamic programming over (token,
+/// position), one row per token from the last: O(tokens x text) time, where
+/// plain backtracking is exponential in the number of `*` (the fuzzer's find:
+/// a pattern of a few hundred `*` hung `build`).
 fn glob_match(tokens: &[Token], text: &[char]) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return text.is_empty();
-    };
-    match first {
-        Token::Lit(c) => text.first() == Some(c) && glob_match(rest, &text[1..]),
-        Token::One => text.first().is_some_and(|c| *c != '/') && glob_match(rest, &text[1..]),
-        Token::Class { negated, ranges } => {
-            text.first()
-                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
-                && glob_match(rest, &text[1..])
+    let n = text.len();
+    // next[s]: whether the tokens after the current one match text[s..].
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    let mut row = vec![false; n + 1];
+    for token in tokens.iter().rev() {
+        // For `**/`: whether some `/` at or after s has a match right after it.
+        let mut slash_then_rest = false;
+        for s in (0..=n).rev() {
+            let c = text.get(s);
+            row[s] = match token {
+                Token::Lit(l) => c == Some(l) && next[s + 1],
+                Token::One => c.is_some_and(|c| *c != '/') && next[s + 1],
+                Token::Class { negated, ranges } => {
+                    c.is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                        && next[s + 1]
+                }
+                // Nothing more, or one more non-`/` character and again.
+                Token::Star => next[s] || (c.is_some_and(|c| *c != '/') && row[s + 1]),
+                Token::AnyRest => true,
+                // Zero directories, or anything ending with `/`.
+                Token::AnyDirs => {
+                    slash_then_rest |= c == Some(&'/') && next[s + 1];
+                    next[s] || slash_then_rest
+                }
+            };
         }
-        Token::Star => {
-            let max = text.iter().position(|c| *c == '/').unwrap_or(text.len());
-            (0..=max).any(|n| glob_match(rest, &text[n..]))
-        }
-        Token::AnyRest => true,
-        Token::AnyDirs => {
-            // Zero directories, or anything ending with `/`.
-            glob_match(rest, text)
-                || (0..text.len()).any(|i| text[i] == '/' && glob_match(rest, &text[i + 1..]))
-        }
+        std::mem::swap(&mut next, &mut row);
     }
+    next[0]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain backtracking matcher the linear one replaced: the reference.
+    fn backtrack(tokens: &[Token], text: &[char]) -> bool {
+        let Some((first, rest)) = tokens.split_first() else {
+            return text.is_empty();
+        };
+        match first {
+            Token::Lit(c) => text.first() == Some(c) && backtrack(rest, &text[1..]),
+            Token::One => text.first().is_some_and(|c| *c != '/') && backtrack(rest, &text[1..]),
+            Token::Class { negated, ranges } => {
+                text.first()
+                    .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                    && backtrack(rest, &text[1..])
+            }
+            Token::Star => {
+                let max = text.iter().position(|c| *c == '/').unwrap_or(text.len());
+                (0..=max).any(|n| backtrack(rest, &text[n..]))
+            }
+            Token::AnyRest => true,
+            Token::AnyDirs => {
+                backtrack(rest, text)
+                    || (0..text.len()).any(|i| text[i] == '/' && backtrack(rest, &text[i + 1..]))
+            }
+        }
+    }
+
+    /// Every pattern and path of up to 5 symbols from a small alphabet: the
+    /// linear matcher agrees with backtracking.
+    #[test]
+    fn linear_matcher_agrees_with_backtracking() {
+        let pattern_parts = ["a", "/", "*", "?", "**/", "**", "[a-b]"];
+        let path_chars = ['a', 'b', '/'];
+        let mut patterns = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = patterns
+                .iter()
+                .flat_map(|p| pattern_parts.iter().map(move |q| format!("{p}{q}")))
+                .collect();
+            patterns.extend(longer);
+        }
+        let mut paths = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| path_chars.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            paths.extend(longer);
+        }
+        patterns.sort();
+        patterns.dedup();
+        paths.sort();
+        paths.dedup();
+        for pattern in &patterns {
+            let MatchKind::Glob(tokens) = compile(pattern) else {
+                continue;
+            };
+            for path in &paths {
+                let text: Vec<char> = path.chars().collect();
+                assert_eq!(
+                    glob_match(&tokens, &text),
+                    backtrack(&tokens, &text),
+                    "pattern {pattern:?} path {path:?}"
+                );
+            }
+        }
+    }
 
     fn m(patterns: &[&str], path: &str) -> bool {
         PatternMatcher::new(patterns)

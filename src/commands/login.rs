@@ -39,6 +39,7 @@ pub fn login(args: LoginArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let options = ClientOptions {
         tls_verify: args.tls.tls_verify,
         credentials: Some(credentials.clone()),
+        warn: Some(super::pull::warn),
     };
     let what = || format!("cannot log in to `{registry}`");
     Client::connect(&registry, &options, None)

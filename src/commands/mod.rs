@@ -53,6 +53,14 @@ pub fn main(cli: Cli) -> std::process::ExitCode {
     match dispatch(cli.command, &ctx) {
         Ok(status) => std::process::ExitCode::from(status.code()),
         Err(error) => {
+            let error = if diagnostics::is_out_of_space(&error) {
+                error.context(format!(
+                    "no space left on device while writing the store at {}",
+                    ctx.paths.root.display()
+                ))
+            } else {
+                error
+            };
             let (text, code) = diagnostics::render(&error);
             ctx.printer.error(&text);
             std::process::ExitCode::from(code)

@@ -93,6 +93,11 @@ pub(super) fn auth_files(ctx: &Context) -> AuthFiles {
     AuthFiles::new(&dir)
 }
 
+/// Registry notices (retries) as warnings, whatever the verbosity.
+pub(super) fn warn(message: &str) {
+    crate::ui::Printer::new(crate::ui::printer::Verbosity::Normal).warn(message);
+}
+
 /// TLS settings and the stored credentials for `registry`.
 pub(super) fn client_options(
     ctx: &Context,
@@ -102,5 +107,6 @@ pub(super) fn client_options(
     Ok(ClientOptions {
         tls_verify,
         credentials: auth_files(ctx).lookup(registry)?,
+        warn: Some(warn),
     })
 }

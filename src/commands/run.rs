@@ -182,18 +182,19 @@ pub(crate) fn checked_security(
         ));
     }
     if security.limits.any() {
-        let reason = crate::runtime::confine::cgroup_limits_unavailable(
-            std::path::Path::new(crate::runtime::confine::CGROUP_ROOT),
+        if let Err(reason) = crate::runtime::cgroup::find(
+            &ctx.paths.host.sys_fs_cgroup,
             &fs_err::read_to_string(ctx.paths.host.proc.join("self/cgroup")).unwrap_or_default(),
             &security.limits,
-        );
-        return Err(UserError::new(format!(
-            "cannot apply --pids-limit, --memory or --cpus: {reason}"
-        ))
-        .with_hint(
-            "resource limits need cgroup v2 with the pids, memory and cpu controllers delegated to your user (systemd: `systemd-run --user --scope -p Delegate=yes devbox run ...`); or leave the flags out",
-        )
-        .into());
+        ) {
+            return Err(UserError::new(format!(
+                "cannot apply --pids-limit, --memory or --cpus: {reason}"
+            ))
+            .with_hint(
+                "resource limits need cgroup v2 with the pids, memory and cpu controllers delegated to your user (systemd: `systemd-run --user --scope -p Delegate=yes devbox run ...`); or leave the flags out",
+            )
+            .into());
+        }
     }
     Ok(security)
 }

@@ -76,6 +76,13 @@ pub struct Prepared {
     joined: Option<sys::ns::JoinedNamespaces>,
     /// User-defined networks to attach the container to once it exists.
     networks: Option<NetworkStart>,
+    /// Where `--pids-limit`, `--memory`, `--cpus` go: the user's delegated
+    /// cgroup, the container's id and the limits.
+    cgroup: Option<(
+        super::cgroup::Delegated,
+        String,
+        crate::spec::security::Limits,
+    )>,
 }
 
 /// The attachment of a starting container to its user-defined networks.
@@ -286,7 +293,21 @@ pub fn prepare(target: Target) -> Result<Prepared> {
         ipc: true,
         net: spec.network != Network::Host,
     };
+    let limits = spec.security.limits;
+    let cgroup = if limits.any() {
+        let self_cgroup = fs_err::read_to_string(host.proc.join("self/cgroup")).unwrap_or_default();
+        let delegated =
+            super::cgroup::find(&host.sys_fs_cgroup, &self_cgroup, &limits).map_err(|reason| {
+                RuntimeError::Setup(format!(
+                    "cannot apply --pids-limit, --memory or --cpus: {reason}"
+                ))
+            })?;
+        Some((delegated, record.id.clone(), limits))
+    } else {
+        None
+    };
     Ok(Prepared {
+        cgroup,
         init,
         namespaces,
         slirp_binary,
@@ -316,6 +337,8 @@ pub struct Started {
     _proxy: Option<PortProxy>,
     /// The FUSE root's server (fuse-overlayfs driver); it ends when this is dropped.
     _fuse: Option<rootfs::FuseServer>,
+    /// The container's cgroup (resource limits); removed when this is dropped.
+    _cgroup: Option<super::cgroup::Cgroup>,
 }
 
 /// Starts init in new namespaces, hands it the spec, brings up the network
@@ -332,6 +355,30 @@ pub fn start(prepared: Prepared, stdio: Option<[&OwnedFd; 3]>) -> Result<Started
         stdio,
     )?;
     let pid = child.pid;
+    // Into its cgroup while init still waits for the spec: the command
+    // never runs without its limits.
+    let cgroup = prepared
+        .cgroup
+        .as_ref()
+        .map(|(delegated, id, limits)| {
+            let cgroup = delegated.create(id, limits)?;
+            cgroup.add(pid.as_raw())?;
+            Ok(cgroup)
+        })
+        .transpose()
+        .map_err(|reason: String| {
+            RuntimeError::Setup(format!(
+                "cannot apply --pids-limit, --memory or --cpus: {reason}"
+            ))
+        });
+    let cgroup = match cgroup {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            let _ = sys::process::kill(pid, sys::process::SIGKILL);
+            let _ = sys::process::wait_exit(pid);
+            return Err(e);
+        }
+    };
     let mut proxy = prepared.ports;
     // The FUSE server acts as the container's root user: it joins the user namespace.
     let fuse_owner = (!matches!(mapping, IdMapping::Root)).then_some(pid.as_raw());
@@ -355,6 +402,7 @@ pub fn start(prepared: Prepared, stdio: Option<[&OwnedFd; 3]>) -> Result<Started
             networks,
             _slirp: slirp,
             _fuse: fuse,
+            _cgroup: cgroup,
             ports: proxy
                 .as_ref()
                 .map(|p| p.mappings.clone())

@@ -3,6 +3,7 @@
 //! filesystem view and execs the command.
 
 pub mod attach;
+pub mod cgroup;
 pub mod confine;
 pub mod copy;
 pub mod create;

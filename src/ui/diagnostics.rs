@@ -92,10 +92,27 @@ pub fn render(error: &anyhow::Error) -> (String, u8) {
         }
     }
     text.push('\n');
+    if is_out_of_space(error) {
+        hints.push(
+            "free space on that file system (`devbox system prune` removes unused images, containers and build cache), then run the command again: nothing half-written was kept".into(),
+        );
+    }
     for hint in hints {
         let _ = write!(text, "\nhint: {hint}\n");
     }
     (text, code)
+}
+
+/// Whether a disk filled up somewhere in the chain: an ENOSPC `io::Error`,
+/// or a message that carries one (from a helper process, or flattened).
+pub fn is_out_of_space(error: &anyhow::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.raw_os_error() == Some(ENOSPC))
+            || cause.to_string().contains("No space left on device")
+    })
 }
 
 /// Collects hints from the typed errors of subsystems that know their fix.
@@ -121,6 +138,19 @@ fn known_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_recognised_and_hinted() {
+        let full = anyhow::Error::new(std::io::Error::from_raw_os_error(28))
+            .context("cannot write /store/blobs/x");
+        assert!(is_out_of_space(&full));
+        let (text, code) = render(&full);
+        assert_eq!(code, 125);
+        assert!(text.contains("hint: free space"), "{text}");
+        let flattened = anyhow::anyhow!("unpacker failed: write: No space left on device");
+        assert!(is_out_of_space(&flattened));
+        assert!(!is_out_of_space(&anyhow::anyhow!("no such image")));
+    }
 
     #[test]
     fn exit_codes_follow_docker() {

@@ -380,6 +380,74 @@ fn limits_without_a_delegated_cgroup_say_why() {
     assert!(ctx.container_dirs().is_empty());
 }
 
+/// Where cgroup v2 is delegated to the test user: the container's init is in a cgroup of
+/// its own holding the limits as cgroup v2 writes them, the pids limit bites, and the cgroup
+/// is gone once the container is.
+#[test]
+fn limits_apply_through_a_delegated_cgroup() {
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "busybox", "cgroup-delegated");
+    let img = ctx.busybox();
+    let out = ctx.devbox(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--pids-limit",
+        "20",
+        "--memory",
+        "64m",
+        "--cpus",
+        "1.5",
+        img,
+        "sleep",
+        "60",
+    ]);
+    out.success();
+    let id = out.out().to_string();
+    let pid = ctx
+        .devbox(&["inspect", "--format", "{{.State.Pid}}", &id])
+        .success()
+        .out()
+        .to_string();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("init's cgroup");
+    let own = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 line");
+    assert!(own.contains("/devbox-"), "{cgroup}");
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("pids.max"), "20");
+    assert_eq!(read("memory.max"), "67108864");
+    assert_eq!(read("cpu.max"), "150000 100000");
+    ctx.devbox(&["rm", "-f", &id]).success();
+    // The container's monitor removes it as it ends, maybe just after `rm` returns.
+    for _ in 0..100 {
+        if !dir.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "{} outlived its container", dir.display());
+
+    // The pids limit bites: 40 background sleeps cannot all start under a limit of 20.
+    let out = ctx.run_offline(&[
+        "--pids-limit",
+        "20",
+        img,
+        "sh",
+        "-c",
+        "for i in $(seq 40); do sleep 5 & done; wait; echo done",
+    ]);
+    out.stderr_contains("can't fork");
+}
+
 #[test]
 fn exec_gets_the_containers_confinement() {
     let ctx = TestContext::new();

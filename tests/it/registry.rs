@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::registry::{
-    tar_with_file, FakeTokenRegistry, Registry, TestImage, ThrottledProxy, OCI_INDEX, OCI_MANIFEST,
+    tar_with_file, FakeTokenRegistry, Fault, FaultyRegistry, Registry, TestImage, ThrottledProxy,
+    OCI_INDEX, OCI_MANIFEST,
 };
 use crate::support::{binary, give_to_user, images, require, TestContext};
 
@@ -209,6 +210,22 @@ fn multi_arch_index_picks_the_platform() {
     assert!(ref_digests(&none.root).is_empty(), "{out}");
 }
 
+/// A pull failed on `layer`'s digest, and that blob is not in the store.
+fn assert_mismatch_kept_nothing(ctx: &TestContext, out: &crate::support::Output, layer: &str) {
+    let line = error_line(out, 125);
+    assert!(
+        line.contains("digest mismatch") && line.contains(layer),
+        "{out}"
+    );
+    let hex = &layer["sha256:".len()..];
+    assert!(
+        !entries(&ctx.root, "blobs-v1/sha256")
+            .iter()
+            .any(|b| b == hex),
+        "{out}"
+    );
+}
+
 #[test]
 fn tampered_blob_is_rejected_and_nothing_is_kept() {
     let ctx = TestContext::new();
@@ -227,18 +244,7 @@ fn tampered_blob_is_rejected_and_nothing_is_kept() {
 
     let remote = format!("{}/tampered:latest", registry.host());
     let out = ctx.devbox(&["pull", &remote]);
-    let line = error_line(&out, 125);
-    assert!(
-        line.contains("digest mismatch") && line.contains(layer),
-        "{out}"
-    );
-    let hex = &layer["sha256:".len()..];
-    assert!(
-        !entries(&ctx.root, "blobs-v1/sha256")
-            .iter()
-            .any(|b| b == hex),
-        "{out}"
-    );
+    assert_mismatch_kept_nothing(&ctx, &out, layer);
     assert!(entries(&ctx.root, "layers-v1").is_empty(), "{out}");
     assert!(ref_digests(&ctx.root).is_empty(), "{out}");
     assert!(
@@ -477,4 +483,157 @@ fn bearer_token_flow_like_docker_hub() {
         "{log}"
     );
     assert!(log.contains("scope=registry%3Acatalog%3Asearch"), "{log}");
+}
+
+// A registry stand-in on the loopback that misbehaves (issue 11): each fault on a fresh store,
+// then `system check` must find the store consistent and a good pull into it must work.
+
+/// The busybox image the stand-in serves.
+fn stand_in_image() -> TestImage {
+    TestImage::new(&[busybox_layer()], crate::support::registry::host_arch())
+}
+
+/// Pulls from a stand-in with `fault` into a fresh store (idle timeout 1 s).
+fn pull_with_fault(fault: Fault) -> (TestContext, FaultyRegistry, crate::support::Output) {
+    let ctx = TestContext::new();
+    let registry = FaultyRegistry::start(stand_in_image(), fault);
+    let out = ctx
+        .devbox_cmd(&["pull", &registry.reference()])
+        .env("DEVBOX_REGISTRY_TIMEOUT", "1")
+        .timeout(Duration::from_secs(120))
+        .run();
+    (ctx, registry, out)
+}
+
+/// After a failed pull: nothing of the image is visible, tmp/ is empty, `system check` is
+/// consistent, and a good pull then completes and runs.
+fn assert_clean_then_good_pull(ctx: &TestContext, failed: &crate::support::Output) {
+    assert!(ref_digests(&ctx.root).is_empty(), "{failed}");
+    assert!(
+        entries(&ctx.root, "tmp").is_empty(),
+        "leftovers in tmp/: {:?}\n{failed}",
+        entries(&ctx.root, "tmp")
+    );
+    let check = ctx.devbox(&["system", "check"]);
+    if check.code != 0 || check.stdout.contains("inconsistent:") {
+        check.fail(&format!("the store is inconsistent after\n{failed}"));
+    }
+    let good = FaultyRegistry::start(stand_in_image(), Fault::None);
+    ctx.devbox(&["pull", "-q", &good.reference()]).success();
+    ctx.run_offline(&[&good.reference(), "echo", "pulled"])
+        .success()
+        .stdout_is("pulled");
+}
+
+#[test]
+fn stand_in_registry_corrupt_truncated_and_stalled_blobs() {
+    let probe = TestContext::new();
+    require!(probe, "userns", "newuidmap", "busybox");
+    let layer = stand_in_image().layer_digests[0].clone();
+    let blob_gets = |r: &FaultyRegistry| r.requests_with(&format!("GET /v2/faulty/blobs/{layer}"));
+
+    // A corrupt blob: a digest mismatch, never tried again, nothing kept.
+    let (ctx, registry, out) = pull_with_fault(Fault::CorruptBlob);
+    assert_mismatch_kept_nothing(&ctx, &out, &layer);
+    assert_eq!(blob_gets(&registry).len(), 1, "{out}");
+    assert_clean_then_good_pull(&ctx, &out);
+
+    // A body that always ends short: three tries, then an error naming blob and registry.
+    let (ctx, registry, out) = pull_with_fault(Fault::Truncate(usize::MAX));
+    let line = error_line(&out, 125);
+    assert!(
+        line.contains(&format!("blob {layer}"))
+            && line.contains(&registry.host())
+            && line.contains("broke off"),
+        "{out}"
+    );
+    out.stderr_contains("(try 3 of 3)");
+    assert_eq!(blob_gets(&registry).len(), 3, "{out}");
+    assert_clean_then_good_pull(&ctx, &out);
+
+    // Short once: the second try asks for the rest (Range) and the pull completes.
+    let (ctx, registry, out) = pull_with_fault(Fault::Truncate(1));
+    out.success().stderr_contains("(try 2 of 3)");
+    let gets = blob_gets(&registry);
+    assert_eq!(gets.len(), 2, "{gets:?}\n{out}");
+    assert!(gets[1].contains("[bytes="), "the retry resumes: {gets:?}");
+    ctx.run_offline(&[&registry.reference(), "echo", "resumed"])
+        .success()
+        .stdout_is("resumed");
+    let check = ctx.devbox(&["system", "check"]);
+    check.success();
+    assert!(!check.stdout.contains("inconsistent:"), "{check}");
+
+    // Half a body, then silence: the idle timeout (1 s here) ends each try.
+    let (ctx, registry, out) = pull_with_fault(Fault::Stall);
+    let line = error_line(&out, 125);
+    assert!(
+        line.contains(&format!("blob {layer}"))
+            && line.contains(&registry.host())
+            && line.contains("no data for 1 s"),
+        "{out}"
+    );
+    assert_clean_then_good_pull(&ctx, &out);
+}
+
+#[test]
+fn stand_in_registry_huge_manifests_dead_servers_and_5xx() {
+    let probe = TestContext::new();
+    require!(probe, "userns", "newuidmap", "busybox");
+
+    // A 5 MiB manifest is refused (announced or not), and not fetched again.
+    for fault in [Fault::HugeManifest, Fault::HugeManifestUnannounced] {
+        let (ctx, registry, out) = pull_with_fault(fault);
+        let line = error_line(&out, 125);
+        assert!(
+            line.contains("larger than 4194304 bytes; refused"),
+            "{fault:?}\n{out}"
+        );
+        assert_eq!(registry.requests_with("/manifests/").len(), 1, "{out}");
+        assert_clean_then_good_pull(&ctx, &out);
+    }
+
+    // Nothing listens: a clear error after the bounded tries.
+    let ctx = TestContext::new();
+    let dead = format!(
+        "127.0.0.1:{}/faulty:latest",
+        crate::support::http::free_port()
+    );
+    let out = ctx.devbox(&["pull", &dead]);
+    let line = error_line(&out, 125);
+    assert!(line.contains("cannot reach registry `127.0.0.1:"), "{out}");
+    out.stderr_contains("hint: check that");
+    assert_clean_then_good_pull(&ctx, &out);
+
+    // A 500, then the manifest: the pull succeeds on the second try.
+    let (ctx, registry, out) = pull_with_fault(Fault::ServerError(1));
+    out.success()
+        .stderr_contains("answered 500")
+        .stderr_contains("(try 2 of 3)");
+    assert_eq!(
+        registry.requests_with("/manifests/latest").len(),
+        2,
+        "{out}"
+    );
+    ctx.run_offline(&[&registry.reference(), "echo", "after 500"])
+        .success()
+        .stdout_is("after 500");
+
+    // 500 every time: three tries, then the registry's own message.
+    let (ctx, registry, out) = pull_with_fault(Fault::ServerError(usize::MAX));
+    let line = error_line(&out, 125);
+    assert!(line.contains("500") && line.contains("try later"), "{out}");
+    assert_eq!(
+        registry.requests_with("/manifests/latest").len(),
+        3,
+        "{out}"
+    );
+    assert_clean_then_good_pull(&ctx, &out);
+
+    // A 404 is final: one request.
+    let ctx = TestContext::new();
+    let registry = FaultyRegistry::start(stand_in_image(), Fault::None);
+    let out = ctx.devbox(&["pull", &format!("{}/faulty:nope", registry.host())]);
+    assert!(error_line(&out, 125).contains("not found"), "{out}");
+    assert_eq!(registry.requests_with("/manifests/nope").len(), 1, "{out}");
 }

@@ -608,3 +608,130 @@ fn copy_never_reads_through_symlinks_out_of_the_context() {
         );
     }
 }
+
+/// A tmpfs of a given size mounted (as root) for the test user, unmounted when dropped.
+struct TinyTmpfs {
+    dir: std::path::PathBuf,
+}
+
+impl TinyTmpfs {
+    /// `None` (with a printed skip) when this process cannot mount.
+    fn mount(dir: std::path::PathBuf, size: &str) -> Option<Self> {
+        let user = crate::support::test_user();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!(
+                "size={size},mode=0755,uid={},gid={}",
+                user.uid, user.gid
+            ))
+            .arg("tmpfs")
+            .arg(&dir)
+            .output()
+            .expect("running mount");
+        if !out.status.success() {
+            crate::support::capability::skip(
+                "tmpfs",
+                &format!(
+                    "cannot mount a tmpfs (the tests need root for this): {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            );
+            return None;
+        }
+        Some(TinyTmpfs { dir })
+    }
+
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .expect("running mount");
+        assert!(status.success(), "remounting {}", self.dir.display());
+    }
+}
+
+impl Drop for TinyTmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Incompressible bytes (xorshift), so gzip cannot make them fit.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A full disk under the store: import and pull of something bigger than the space fail
+/// with a clean error naming the store (no panic, exit 125), the store stays consistent with
+/// nothing half-written in it, and the same commands succeed once there is room.
+#[test]
+fn a_store_on_a_full_disk_fails_cleanly_and_recovers() {
+    let mut ctx = TestContext::new();
+    require!(ctx, "userns", "newuidmap", "busybox");
+    let mount_point = ctx.mkdir("small");
+    let Some(tmpfs) = TinyTmpfs::mount(mount_point.clone(), "3m") else {
+        return;
+    };
+    ctx.root = mount_point.join("store");
+    let mut tar = tar::Builder::new(Vec::new());
+    let data = noise(6 << 20);
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_size(data.len() as u64);
+    header.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut header, "big.bin", &data[..]).unwrap();
+    let tar_bytes = tar.into_inner().unwrap();
+    let tar_path = ctx.path("big.tar");
+    std::fs::write(&tar_path, &tar_bytes).unwrap();
+    crate::support::give_to_user(&tar_path);
+    let image = crate::support::registry::TestImage::new(
+        &[tar_bytes],
+        crate::support::registry::host_arch(),
+    );
+    let registry = crate::support::registry::FaultyRegistry::start(
+        image,
+        crate::support::registry::Fault::None,
+    );
+    let import = ["import", tar_path.to_str().unwrap(), "big:1"];
+    let pull = ["pull", &registry.reference()];
+    let expected = format!(
+        "Error: no space left on device while writing the store at {}",
+        ctx.root.display()
+    );
+    for args in [&import[..], &pull[..]] {
+        let out = ctx.devbox(args);
+        out.code_is(125);
+        assert!(out.stderr.contains(&expected), "{out}");
+        assert!(out.stderr.contains("hint: free space"), "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+        let tmp = std::fs::read_dir(ctx.root.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(tmp, 0, "half-written files left in tmp/\n{out}");
+        assert_consistent(&ctx, &format!("{args:?} on a full disk"));
+    }
+    tmpfs.resize("64m");
+    for args in [&import[..], &pull[..]] {
+        ctx.devbox(args).success();
+    }
+    assert_consistent(&ctx, "import and pull after freeing space");
+    ctx.devbox(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .success()
+        .stdout_contains("big:1")
+        .stdout_contains(&registry.reference());
+}

@@ -21,6 +21,36 @@ use crate::image::credentials::Credentials;
 use crate::image::oci;
 use crate::image::Digest;
 
+/// The largest manifest or index devbox reads (containerd's bound).
+pub const MANIFEST_LIMIT: u64 = 4 << 20;
+
+/// How many times a request that failed for a passing reason (a dropped
+/// connection, a stall, a truncated body, 5xx, 429) is tried in all.
+pub const TRIES: u32 = 3;
+
+/// How long a registry may send nothing (headers or body) before the
+/// transfer is given up as stalled, unless `DEVBOX_REGISTRY_TIMEOUT`
+/// (seconds) says otherwise.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The idle timeout: `DEVBOX_REGISTRY_TIMEOUT` (seconds, fractions allowed)
+/// when set to a positive number, else 60 s.
+pub fn idle_timeout() -> Duration {
+    parse_timeout(std::env::var("DEVBOX_REGISTRY_TIMEOUT").ok().as_deref())
+}
+
+fn parse_timeout(value: Option<&str>) -> Duration {
+    value
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e6)
+        .map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_secs_f64)
+}
+
+/// The pause before try `next` (2, 3, ...): 0.5 s, then twice as long.
+pub fn backoff(next: u32) -> Duration {
+    Duration::from_millis(500 << next.saturating_sub(2).min(6))
+}
+
 /// The manifest types devbox reads, most wanted first.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -29,6 +59,8 @@ pub struct ClientOptions {
     /// `--tls-verify` (true unless the user said `=false`).
     pub tls_verify: bool,
     pub credentials: Option<Credentials>,
+    /// Where "retrying" notices go (the command's printer); none: silence.
+    pub warn: Option<fn(&str)>,
 }
 
 /// What the registry may do on a repository: `pull` or `pull,push`.
@@ -49,6 +81,7 @@ pub struct Client {
     challenge: Option<Challenge>,
     /// The `Authorization` value requests carry.
     authorization: Mutex<Option<String>>,
+    warn: Option<fn(&str)>,
 }
 
 /// A registry whose traffic stays on this machine: plain http is allowed.
@@ -87,6 +120,8 @@ impl Client {
             .user_agent(concat!("devbox/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
+            // A body that stops flowing fails after this, whatever its size.
+            .timeout_per_read(Some(idle_timeout()))
             .max_idle_connections_per_host(8)
             .build()
             .into();
@@ -97,24 +132,33 @@ impl Client {
         } else {
             &["https"]
         };
-        for scheme in schemes {
-            let base = format!("{scheme}://{host}");
-            let url = format!("{base}/v2/");
-            match agent.get(&url).call() {
-                Ok(response) => {
-                    let mut client = Client {
-                        registry: registry.into(),
-                        base,
-                        agent,
-                        credentials: options.credentials.clone(),
-                        challenge: None,
-                        authorization: Mutex::new(None),
-                    };
-                    client.after_ping(response, &url)?;
-                    client.authorize(scope)?;
-                    return Ok(client);
+        for attempt in 1..=TRIES {
+            if attempt > 1 {
+                std::thread::sleep(backoff(attempt));
+            }
+            for scheme in schemes {
+                let base = format!("{scheme}://{host}");
+                let url = format!("{base}/v2/");
+                match agent.get(&url).call() {
+                    Ok(response) => {
+                        let mut client = Client {
+                            registry: registry.into(),
+                            base,
+                            agent,
+                            credentials: options.credentials.clone(),
+                            challenge: None,
+                            authorization: Mutex::new(None),
+                            warn: options.warn,
+                        };
+                        client.after_ping(response, &url)?;
+                        client.authorize(scope)?;
+                        return Ok(client);
+                    }
+                    Err(e) => last_error = Some((url, e)),
                 }
-                Err(e) => last_error = Some((url, e)),
+            }
+            if !last_error.as_ref().is_some_and(|(_, e)| is_transient(e)) {
+                break;
             }
         }
         let (url, source) = last_error.expect("at least one scheme was tried");
@@ -270,36 +314,116 @@ impl Client {
     }
 
     /// Fetches a manifest or index by tag or digest: its bytes and media type.
+    /// Bounded to [`MANIFEST_LIMIT`]; tried again on passing failures.
     pub fn manifest(&self, repository: &str, reference: &str) -> Result<(Vec<u8>, String)> {
         let url = self.url(repository, &format!("manifests/{reference}"));
-        let response = self.send("GET", &url, |auth| {
-            with_auth(self.agent.get(&url), auth)
-                .header("Accept", MANIFEST_ACCEPT)
-                .call()
-        })?;
-        let mut response = self.check("GET", &url, response, || {
-            format!("manifest `{repository}:{reference}`")
-        })?;
-        let media_type = header(&response, "content-type").unwrap_or_default();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_vec()
-            .map_err(|e| self.unreachable(&url, e))?;
-        Ok((bytes, media_type))
+        let what = format!("manifest `{repository}:{reference}`");
+        self.retrying(&what, || {
+            let response = self.send("GET", &url, |auth| {
+                with_auth(self.agent.get(&url), auth)
+                    .header("Accept", MANIFEST_ACCEPT)
+                    .call()
+            })?;
+            let mut response = self.check("GET", &url, response, || what.clone())?;
+            let media_type = header(&response, "content-type").unwrap_or_default();
+            let bytes = self.read_bounded(&mut response, &what, MANIFEST_LIMIT)?;
+            Ok((bytes, media_type))
+        })
+    }
+
+    /// A whole body of at most `limit` bytes (a larger one is refused,
+    /// unread, by its Content-Length when it has one).
+    pub fn read_bounded(
+        &self,
+        response: &mut Response<Body>,
+        what: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        let too_large = || self.protocol(&format!("{what} is larger than {limit} bytes; refused"));
+        let length = header(response, "content-length").and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        let body = response.body_mut().with_config().limit(u64::MAX).reader();
+        let mut reader = std::io::Read::take(body, limit + 1);
+        if let Err(e) = std::io::Read::read_to_end(&mut reader, &mut bytes) {
+            return Err(self.body_error(what, bytes.len() as u64, &e));
+        }
+        if bytes.len() as u64 > limit {
+            return Err(too_large());
+        }
+        Ok(bytes)
     }
 
     /// Starts downloading a blob (redirects to a CDN are followed, without
     /// our credentials); the body is for the caller to stream and verify.
-    pub fn blob(&self, repository: &str, digest: &Digest) -> Result<Response<Body>> {
+    /// From byte `offset` on when it is not 0 (a `Range` request: the
+    /// registry may answer 206 with the rest, or 200 with the whole blob).
+    pub fn blob(&self, repository: &str, digest: &Digest, offset: u64) -> Result<Response<Body>> {
         let url = self.url(repository, &format!("blobs/{digest}"));
         let response = self.send("GET", &url, |auth| {
-            with_auth(self.agent.get(&url), auth).call()
+            let request = with_auth(self.agent.get(&url), auth);
+            if offset > 0 {
+                request.header("Range", format!("bytes={offset}-")).call()
+            } else {
+                request.call()
+            }
         })?;
         self.check("GET", &url, response, || {
             format!("blob {digest} of `{repository}`")
         })
+    }
+
+    /// Runs `attempt` up to [`TRIES`] times while it fails for a passing
+    /// reason, pausing longer each time and saying so on stderr.
+    pub fn retrying<T>(&self, what: &str, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut tries = 1;
+        loop {
+            match attempt() {
+                Err(e) if tries < TRIES && e.is_transient() => {
+                    tries += 1;
+                    self.pause_before(tries, what, &e);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Says why a transfer is tried again, and waits.
+    pub fn pause_before(&self, next: u32, what: &str, cause: &RegistryError) {
+        let delay = backoff(next);
+        if let Some(warn) = self.warn {
+            warn(&format!(
+                "{what} from `{}`: {cause}; retrying in {:.1} s (try {next} of {TRIES})",
+                self.registry,
+                delay.as_secs_f64()
+            ));
+        }
+        std::thread::sleep(delay);
+    }
+
+    /// What a failed body read means: a stall (the idle timeout), or a
+    /// connection that broke off.
+    pub fn body_error(&self, what: &str, received: u64, e: &std::io::Error) -> RegistryError {
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+            || e.get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+        let reason = if timed_out {
+            format!(
+                "no data for {} s (the idle timeout; DEVBOX_REGISTRY_TIMEOUT=SECONDS changes it)",
+                idle_timeout().as_secs_f64()
+            )
+        } else {
+            e.to_string()
+        };
+        RegistryError::Interrupted {
+            registry: self.registry.clone(),
+            what: what.into(),
+            received,
+            reason,
+        }
     }
 
     /// Passes a 2xx response; a 404 becomes "`what` not found", anything
@@ -492,6 +616,16 @@ impl Client {
     }
 }
 
+/// Whether a transport failure may pass if tried again: a refused or reset
+/// connection, a timeout, a body cut short. Not a name that does not
+/// resolve, a TLS or protocol failure.
+pub fn is_transient(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed
+    )
+}
+
 fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
     match auth {
         Some(value) => request.header("Authorization", value),
@@ -602,6 +736,18 @@ mod tests {
         ] {
             assert!(!is_loopback(r), "{r}");
         }
+    }
+
+    #[test]
+    fn idle_timeout_from_the_environment() {
+        assert_eq!(parse_timeout(None), DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(parse_timeout(Some("2")), Duration::from_secs(2));
+        assert_eq!(parse_timeout(Some("0.5")), Duration::from_millis(500));
+        for bad in ["", "0", "-1", "x", "inf", "NaN"] {
+            assert_eq!(parse_timeout(Some(bad)), DEFAULT_IDLE_TIMEOUT, "{bad}");
+        }
+        assert_eq!(backoff(2), Duration::from_millis(500));
+        assert_eq!(backoff(3), Duration::from_secs(1));
     }
 
     #[test]

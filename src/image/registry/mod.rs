@@ -45,6 +45,13 @@ pub enum RegistryError {
         status: u16,
         message: String,
     },
+    #[error("{what} from `{registry}` broke off after {received} bytes: {reason}")]
+    Interrupted {
+        registry: String,
+        what: String,
+        received: u64,
+        reason: String,
+    },
     #[error("invalid answer from `{registry}`: {reason}")]
     Protocol { registry: String, reason: String },
     #[error("{what} {digest} from `{registry}` failed verification: {source}")]
@@ -91,6 +98,10 @@ impl Hint for RegistryError {
             RegistryError::Unreachable { registry, .. } => Some(format!(
                 "check that `{registry}` is up; a registry without TLS needs `--tls-verify=false` (localhost and 127.0.0.1 are allowed plain http already)"
             )),
+            RegistryError::Interrupted { .. } => Some(format!(
+                "the registry or the network stalled or dropped the transfer ({} tries); run the command again: complete blobs are kept",
+                client::TRIES
+            )),
             RegistryError::NoPlatform { .. } => {
                 Some("choose one of those with `--platform OS/ARCH[/VARIANT]`".into())
             }
@@ -98,6 +109,20 @@ impl Hint for RegistryError {
                 "the registry served content that does not match its digest; nothing of it was kept".into(),
             ),
             _ => None,
+        }
+    }
+}
+
+impl RegistryError {
+    /// Whether trying again may help: a dropped or refused connection, a
+    /// stalled or truncated body, a 5xx or 429. Never an authentication
+    /// failure, a missing image, or content that fails verification.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { source, .. } => client::is_transient(source),
+            RegistryError::Interrupted { .. } => true,
+            RegistryError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! the store's tmp/ under names carrying the pid, and the next pull removes
 //! those of processes that are gone (a SIGKILLed pull).
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::client::{self, Client};
@@ -223,19 +223,28 @@ fn parse<T: serde::de::DeserializeOwned>(client: &Client, what: &str, bytes: &[u
     })
 }
 
-/// A config blob, read into memory (bounded) and verified.
+/// The largest image config devbox reads (they are a few KiB; a long
+/// history makes them some hundred KiB).
+const CONFIG_LIMIT: u64 = 16 << 20;
+
+/// A config blob, read into memory (bounded), tried again on passing
+/// failures, and verified.
 fn small_blob(client: &Client, repository: &str, descriptor: &Descriptor) -> Result<Vec<u8>> {
-    let mut response = client.blob(repository, &descriptor.digest)?;
-    let bytes = response
-        .body_mut()
-        .with_config()
-        .limit(descriptor.size.min(64 << 20) + 1)
-        .read_to_vec()
-        .map_err(|e| RegistryError::Unreachable {
+    let what = format!("config {}", descriptor.digest);
+    if descriptor.size > CONFIG_LIMIT {
+        return Err(RegistryError::Protocol {
             registry: client.registry.clone(),
-            url: format!("blob {}", descriptor.digest),
-            source: Box::new(e),
-        })?;
+            reason: format!(
+                "{what} is {} bytes, more than the {} MiB devbox reads; refused",
+                descriptor.size,
+                CONFIG_LIMIT >> 20
+            ),
+        });
+    }
+    let bytes = client.retrying(&what, || {
+        let mut response = client.blob(repository, &descriptor.digest, 0)?;
+        client.read_bounded(&mut response, &what, descriptor.size)
+    })?;
     verify(client, "config", &descriptor.digest, &Digest::of(&bytes))?;
     Ok(bytes)
 }
@@ -279,7 +288,10 @@ fn fetch_layers(
 }
 
 /// Streams one blob into `tmp/pull-<pid>-...`, hashing as it goes; only a
-/// complete, verified file is renamed into the blob store.
+/// complete, verified file is renamed into the blob store. A transfer that
+/// breaks off (stall, dropped connection, 5xx) is tried again up to
+/// [`client::TRIES`] times, from where it stopped when the registry
+/// honours `Range`.
 fn download(
     client: &Client,
     store: &Store,
@@ -296,31 +308,28 @@ fn download(
         source,
     };
     let result = (|| {
-        let response = client.blob(repository, &descriptor.digest)?;
-        let mut body = response.into_body().into_reader();
         let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
         let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; 256 << 10];
+        let what = format!("blob {}", descriptor.digest);
+        let mut tries = 1;
         loop {
-            if cancelled.load(Ordering::Relaxed) {
-                return Err(RegistryError::Cancelled);
+            let transfer = Transfer {
+                client,
+                repository,
+                descriptor,
+                what: &what,
+                tmp: &tmp,
+                reporter,
+                cancelled,
+            };
+            match transfer.receive(&mut file, &mut hasher) {
+                Ok(()) => break,
+                Err(e) if tries < client::TRIES && e.is_transient() => {
+                    tries += 1;
+                    client.pause_before(tries, &what, &e);
+                }
+                Err(e) => return Err(e),
             }
-            let n = body
-                .read(&mut buf)
-                .map_err(|e| RegistryError::Unreachable {
-                    registry: client.registry.clone(),
-                    url: format!("blob {}", descriptor.digest),
-                    source: Box::new(ureq::Error::Io(e)),
-                })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            if hasher.bytes > descriptor.size {
-                break;
-            }
-            file.write_all(&buf[..n]).map_err(io_err)?;
-            reporter.progress(&descriptor.digest, hasher.bytes);
         }
         let size = hasher.bytes;
         let actual = hasher.finish();
@@ -343,6 +352,87 @@ fn download(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// One blob download in progress.
+struct Transfer<'a> {
+    client: &'a Client,
+    repository: &'a str,
+    descriptor: &'a Descriptor,
+    what: &'a str,
+    tmp: &'a std::path::Path,
+    reporter: &'a dyn TransferReporter,
+    cancelled: &'a AtomicBool,
+}
+
+impl Transfer<'_> {
+    /// One try: asks for the bytes after those `file` and `hasher` already
+    /// hold (the whole blob again if the registry ignores the range) and
+    /// appends them, up to the descriptor's size plus one byte (so a longer
+    /// body fails verification). A body that ends short is an
+    /// `Interrupted` error, to be tried again.
+    fn receive(&self, file: &mut std::fs::File, hasher: &mut Hasher) -> Result<()> {
+        let (client, descriptor) = (self.client, self.descriptor);
+        let tmp_err = |source| RegistryError::Io {
+            path: self.tmp.to_path_buf(),
+            source,
+        };
+        let offset = hasher.bytes;
+        if offset > 0 && offset == descriptor.size {
+            // Everything arrived before the connection failed: verify that.
+            return Ok(());
+        }
+        let response = client.blob(self.repository, &descriptor.digest, offset)?;
+        if offset > 0 && !resumes_at(&response, offset) {
+            // A whole body: start over.
+            file.set_len(0).map_err(tmp_err)?;
+            file.seek(SeekFrom::Start(0)).map_err(tmp_err)?;
+            *hasher = Hasher::new();
+        }
+        let mut body = response.into_body().into_reader();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            if self.cancelled.load(Ordering::Relaxed) {
+                return Err(RegistryError::Cancelled);
+            }
+            let n = body
+                .read(&mut buf)
+                .map_err(|e| client.body_error(self.what, hasher.bytes, &e))?;
+            if n == 0 {
+                break;
+            }
+            let n = n.min((descriptor.size + 1 - hasher.bytes) as usize);
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(tmp_err)?;
+            if hasher.bytes > descriptor.size {
+                break;
+            }
+            self.reporter.progress(&descriptor.digest, hasher.bytes);
+        }
+        if hasher.bytes < descriptor.size {
+            return Err(RegistryError::Interrupted {
+                registry: client.registry.clone(),
+                what: self.what.into(),
+                received: hasher.bytes,
+                reason: format!("the body ended before its {} bytes", descriptor.size),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether a ranged GET was answered with the bytes from `offset` on (206
+/// and a matching `Content-Range: bytes OFFSET-...`).
+fn resumes_at(response: &ureq::http::Response<ureq::Body>, offset: u64) -> bool {
+    response.status().as_u16() == 206
+        && response
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("bytes "))
+            .and_then(|v| v.split('-').next())
+            .and_then(|start| start.trim().parse::<u64>().ok())
+            == Some(offset)
 }
 
 /// Removes what killed pulls left in tmp/: `pull-<pid>-*` blobs and

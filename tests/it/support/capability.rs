@@ -90,6 +90,7 @@ pub fn missing(name: &str) -> Option<String> {
         "pasta" => which("pasta").is_none().then(|| {
             "`pasta` (package passt) is not installed, needed for `--network pasta`".to_string()
         }),
+        "cgroup-delegated" => cgroup_delegation_missing(),
         "script" => which("script").is_none().then(|| {
             "`script` (util-linux) is not installed, needed to give devbox a terminal".to_string()
         }),
@@ -105,6 +106,39 @@ pub fn missing(name: &str) -> Option<String> {
         }
         _ => panic!("require!: unknown capability `{name}`"),
     }
+}
+
+/// Why the test user has no cgroup v2 with pids, memory and cpu delegated to it (what
+/// `--pids-limit`, `--memory`, `--cpus` need), if it has not. Not in CI's required list:
+/// the CI machine (cgroup v1) cannot have it.
+fn cgroup_delegation_missing() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    if !root.join("cgroup.controllers").is_file() {
+        return Some("/sys/fs/cgroup is not a cgroup v2 hierarchy (cgroup v1 here)".into());
+    }
+    let out = UserCommand::new(test_user(), "/bin/cat")
+        .arg("/proc/self/cgroup")
+        .run();
+    let own = out.stdout.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = root.join(own.trim_start_matches('/'));
+    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    if let Some(c) = ["pids", "memory", "cpu"]
+        .iter()
+        .find(|c| !controllers.split_whitespace().any(|have| have == **c))
+    {
+        return Some(format!(
+            "the {c} controller is not delegated to the test user's cgroup {}",
+            dir.display()
+        ));
+    }
+    let owner = std::fs::metadata(&dir).map(|m| m.uid()).ok();
+    (owner != Some(test_user().uid)).then(|| {
+        format!(
+            "the test user's cgroup {} is not delegated to it (owner {owner:?})",
+            dir.display()
+        )
+    })
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

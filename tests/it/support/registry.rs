@@ -286,6 +286,7 @@ pub fn tar_with_file(path: &str, contents: &str) -> Vec<u8> {
 }
 
 /// A crafted OCI image: gzip layers, config, manifest.
+#[derive(Clone)]
 pub struct TestImage {
     pub manifest: Vec<u8>,
     /// Layers then config.
@@ -484,18 +485,10 @@ impl FakeTokenRegistry {
             )
         };
         let catalog = serde_json::json!({ "repositories": repositories }).to_string();
-        {
-            let (log, stop) = (log.clone(), stop.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let _ = fake_answer(stream, port, &basic, &catalog, &log);
-                }
-            });
-        }
+        let log2 = log.clone();
+        accept_until_stopped(listener, stop.clone(), move |stream| {
+            let _ = fake_answer(stream, port, &basic, &catalog, &log2);
+        });
         FakeTokenRegistry { port, log, stop }
     }
 
@@ -593,9 +586,276 @@ fn fake_answer(
     )
 }
 
+/// Hands each connection to `handle` on a thread of its own, until `stop` is set (and a
+/// connection wakes the accept).
+fn accept_until_stopped(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    mut handle: impl FnMut(TcpStream) + Send + 'static,
+) {
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Ok(stream) = stream {
+                handle(stream);
+            }
+        }
+    });
+}
+
 impl Drop for FakeTokenRegistry {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// What a [`FaultyRegistry`] does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Serves everything right.
+    None,
+    /// The layer blob's bytes are changed (same length): a digest mismatch.
+    CorruptBlob,
+    /// The first `n` GETs of the layer blob announce its whole length, send half and close.
+    Truncate(usize),
+    /// The layer blob sends half, then nothing for a minute.
+    Stall,
+    /// The manifest is 5 MiB (announced by Content-Length).
+    HugeManifest,
+    /// The manifest is 5 MiB, without a Content-Length (the end is the close).
+    HugeManifestUnannounced,
+    /// The first `n` requests for the manifest answer 500.
+    ServerError(usize),
+}
+
+/// A registry stand-in on the loopback (a thread per connection) serving one image as
+/// `<host>/faulty:latest`, with one [`Fault`]. Honours `Range` on blobs (206), and records
+/// every request line with its `Range` header.
+pub struct FaultyRegistry {
+    pub port: u16,
+    pub log: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Served {
+    image: TestImage,
+    fault: Fault,
+    /// GETs of the layer blob and of the manifest so far.
+    blob_gets: AtomicU64,
+    manifest_gets: AtomicU64,
+}
+
+impl FaultyRegistry {
+    pub fn start(image: TestImage, fault: Fault) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(Served {
+            image,
+            fault,
+            blob_gets: AtomicU64::new(0),
+            manifest_gets: AtomicU64::new(0),
+        });
+        let (log2, stop2) = (log.clone(), stop.clone());
+        accept_until_stopped(listener, stop.clone(), move |stream| {
+            let (log, stop, served) = (log2.clone(), stop2.clone(), served.clone());
+            thread::spawn(move || {
+                let _ = faulty_connection(stream, &served, &log, &stop);
+            });
+        });
+        FaultyRegistry { port, log, stop }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `<host>/faulty:latest`.
+    pub fn reference(&self) -> String {
+        format!("{}/faulty:latest", self.host())
+    }
+
+    /// The logged requests containing `text`.
+    pub fn requests_with(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+}
+
+impl Drop for FaultyRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Answers the requests of one (keep-alive) connection until it closes.
+fn faulty_connection(
+    mut stream: TcpStream,
+    served: &Served,
+    log: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let end = loop {
+            if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            pending.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+        pending.drain(..end);
+        let line = head.lines().next().unwrap_or("").to_string();
+        let range = head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("range"))
+                .map(|(_, v)| v.trim().to_string())
+        });
+        log.lock().unwrap().push(format!(
+            "{line}{}",
+            range
+                .as_deref()
+                .map(|r| format!(" [{r}]"))
+                .unwrap_or_default()
+        ));
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        if !faulty_answer(&mut stream, served, &path, range.as_deref(), stop)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes one answer; `false` when the connection must close (after a fault).
+fn faulty_answer(
+    stream: &mut TcpStream,
+    served: &Served,
+    path: &str,
+    range: Option<&str>,
+    stop: &AtomicBool,
+) -> std::io::Result<bool> {
+    let image = &served.image;
+    let manifest_digest = sha256(&image.manifest);
+    let layer = &image.blobs[0];
+    let ok = |stream: &mut TcpStream, kind: &str, body: &[u8]| -> std::io::Result<bool> {
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nDocker-Content-Digest: {}\r\n\r\n",
+            body.len(),
+            sha256(body)
+        )?;
+        stream.write_all(body)?;
+        Ok(true)
+    };
+    if path == "/v2/" {
+        return ok(stream, "application/json", b"{}");
+    }
+    if path == "/v2/faulty/manifests/latest"
+        || path == format!("/v2/faulty/manifests/{manifest_digest}")
+    {
+        let n = served.manifest_gets.fetch_add(1, Ordering::SeqCst) as usize;
+        match served.fault {
+            Fault::ServerError(times) if n < times => {
+                let body = br#"{"errors":[{"code":"UNKNOWN","message":"try later"}]}"#;
+                write!(
+                    stream,
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )?;
+                stream.write_all(body)?;
+                return Ok(true);
+            }
+            Fault::HugeManifest => {
+                let huge = vec![b' '; 5 << 20];
+                return ok(stream, OCI_MANIFEST, &huge);
+            }
+            Fault::HugeManifestUnannounced => {
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {OCI_MANIFEST}\r\nConnection: close\r\n\r\n"
+                )?;
+                let chunk = vec![b' '; 64 << 10];
+                for _ in 0..(5 << 20) / chunk.len() {
+                    stream.write_all(&chunk)?;
+                }
+                return Ok(false);
+            }
+            _ => return ok(stream, OCI_MANIFEST, &image.manifest),
+        }
+    }
+    let Some(digest) = path.strip_prefix("/v2/faulty/blobs/") else {
+        write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        )?;
+        return Ok(true);
+    };
+    let Some(blob) = image.blobs.iter().find(|b| sha256(b) == digest) else {
+        let body = br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#;
+        write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len())?;
+        stream.write_all(body)?;
+        return Ok(true);
+    };
+    let mut bytes = blob.clone();
+    let is_layer = blob == layer;
+    let n = if is_layer {
+        served.blob_gets.fetch_add(1, Ordering::SeqCst) as usize
+    } else {
+        0
+    };
+    if is_layer && served.fault == Fault::CorruptBlob {
+        let middle = bytes.len() / 2;
+        for b in &mut bytes[middle..middle + 16] {
+            *b ^= 0xff;
+        }
+    }
+    let start = range
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|s| *s < bytes.len());
+    let status = match start {
+        Some(s) => format!(
+            "206 Partial Content\r\nContent-Range: bytes {s}-{}/{}",
+            bytes.len() - 1,
+            bytes.len()
+        ),
+        None => "200 OK".to_string(),
+    };
+    let body = &bytes[start.unwrap_or(0)..];
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    match served.fault {
+        Fault::Truncate(times) if is_layer && n < times => {
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            Ok(false)
+        }
+        Fault::Stall if is_layer => {
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            let until = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(100));
+            }
+            Ok(false)
+        }
+        _ => {
+            stream.write_all(body)?;
+            Ok(true)
+        }
     }
 }
