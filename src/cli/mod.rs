@@ -31,33 +31,49 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
 /// `None` and goes through the whole tree, so what users see does not change.
 fn parse_hot(args: &[OsString]) -> Option<Cli> {
     use clap::{Args, FromArgMatches};
-    let base = || GlobalArgs::augment_args(clap::Command::new("devbox"));
-    let tree = match verb(args)? {
-        "run" => base().subcommand(container::RunArgs::augment_args(clap::Command::new("run"))),
-        "exec" => base().subcommand(container::ExecArgs::augment_args(clap::Command::new(
+    let base = GlobalArgs::augment_args(clap::Command::new("devbox"));
+    let tree = match verb(args, &base)? {
+        "run" => base.subcommand(container::RunArgs::augment_args(clap::Command::new("run"))),
+        "exec" => base.subcommand(container::ExecArgs::augment_args(clap::Command::new(
             "exec",
         ))),
-        role if role.starts_with("__") => internal::InternalCommand::augment_subcommands(base()),
+        role if role.starts_with("__") => internal::InternalCommand::augment_subcommands(base),
         _ => return None,
     };
     let matches = tree.try_get_matches_from(args).ok()?;
     Cli::from_arg_matches(&matches).ok()
 }
 
-/// The verb of a command line: the first word after the global options.
-fn verb(args: &[OsString]) -> Option<&str> {
+/// The verb of a command line: the first word after the global options (`globals`, the
+/// tree of [`GlobalArgs`] alone, says which they are and which take a value).
+fn verb<'a>(args: &'a [OsString], globals: &clap::Command) -> Option<&'a str> {
     let mut words = args.iter().skip(1).map(|a| a.to_str());
     while let Some(word) = words.next() {
-        match word? {
-            "--root" | "--runroot" | "--storage-driver" => {
+        let word = word?;
+        let global = if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = long
+                .split_once('=')
+                .map_or((long, false), |(n, _)| (n, true));
+            globals
+                .get_arguments()
+                .find(|a| a.get_long() == Some(name))
+                .map(|a| a.get_action().takes_values() && !inline)
+        } else if let Some(short) = word.strip_prefix('-') {
+            let mut chars = short.chars();
+            let flag = chars.next().filter(|_| chars.next().is_none())?;
+            globals
+                .get_arguments()
+                .find(|a| a.get_short() == Some(flag))
+                .map(|a| a.get_action().takes_values())
+        } else {
+            return Some(word);
+        };
+        match global {
+            Some(true) => {
                 words.next();
             }
-            "-D" | "--debug" => {}
-            w if w.starts_with("--root=")
-                || w.starts_with("--runroot=")
-                || w.starts_with("--storage-driver=") => {}
-            w if w.starts_with('-') => return None,
-            w => return Some(w),
+            Some(false) => {}
+            None => return None,
         }
     }
     None

@@ -717,10 +717,8 @@ impl Store {
             }
             Fix::Unpack { blob, diff_id } => self.unpack_again(blob, diff_id, repairer),
             Fix::MarkExited(id) => {
-                let mut state = std::fs::read(self.container_dirs(id).state())
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<State>(&b).ok())
-                    .unwrap_or_else(State::created);
+                let mut state = super::containers::read_state(&self.container_dirs(id))
+                    .unwrap_or_else(|_| State::created());
                 state.mark_lost();
                 io(atomic::write_json(
                     &self.container_dirs(id).state(),
