@@ -639,15 +639,18 @@ fn tty_size_is_set_and_follows_the_terminal() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox", "script");
     let img = ctx.busybox();
-    // Inside `script`'s terminal: set a size, start the container, change the size a second
-    // later from the background (TIOCSWINSZ sends SIGWINCH to devbox, the foreground job).
+    // Inside `script`'s terminal: set a size, start the container, change the size from the
+    // background once the container's trap is set (it says so in a file on a bind mount):
+    // TIOCSWINSZ sends SIGWINCH to devbox, the foreground job.
+    let ready = ctx.mkdir("ready");
     let body = format!(
         "stty rows 33 cols 77\n\
-         (sleep 1; stty rows 40 cols 100 </dev/tty) &\n\
-         {} --root {} run --rm -t --network none {img} \
-         sh -c 'stty size; trap \"stty size; exit 0\" WINCH; sleep 10 & wait'\n",
+         (while [ ! -e {ready}/set ]; do sleep 0.05; done; stty rows 40 cols 100 </dev/tty) &\n\
+         {} --root {} run --rm -t --network none -v {ready}:/ready {img} \
+         sh -c 'trap \"stty size; exit 0\" WINCH; stty size; touch /ready/set; sleep 10 & wait'\n",
         crate::support::binary().display(),
-        ctx.root.display()
+        ctx.root.display(),
+        ready = ready.display(),
     );
     let script = ctx.write_file("resize.sh", &body);
     let out = ctx
