@@ -144,6 +144,8 @@ on_each_driver!(
     python_mmap_xattrs_compileall_and_install,
     cp_into_and_out_of_a_running_container,
     open_files_outlive_their_names,
+    writes_drop_setuid_as_the_kernel_does,
+    a_listing_read_in_batches_sees_a_change_made_between_passes,
 );
 
 fn cp_into_and_out_of_a_running_container(driver: &'static str) {
@@ -442,6 +444,69 @@ EOF
         std::fs::read(&version).unwrap(),
         std::fs::read(l.lower.join("etc/debian_version")).unwrap()
     );
+}
+
+fn writes_drop_setuid_as_the_kernel_does(driver: &'static str) {
+    let Some(case) = Case::debian(driver) else {
+        return;
+    };
+    // A write drops set-user-id, and set-group-id only where the group may execute. The
+    // kernel overlay drops them even for the container's root (its write to the upper file is
+    // checked as well, and loses them there); the FUSE overlay drops them itself (the kernel
+    // leaves it to the server, see src/fs/fuse) and must agree.
+    let script = r#"python3 - <<'EOF'
+import os
+for path, mode in [("/tmp/root", 0o6755), ("/tmp/user", 0o6777), ("/tmp/nogx", 0o2767)]:
+    with open(path, "w") as f:
+        f.write("a")
+    os.chmod(path, mode)
+with open("/tmp/root", "a") as f:
+    f.write("b")
+os.setgid(1000)
+os.setuid(1000)
+for path in ["/tmp/user", "/tmp/nogx"]:
+    with open(path, "a") as f:
+        f.write("b")
+for path in ["/tmp/root", "/tmp/user", "/tmp/nogx"]:
+    print(path, oct(os.stat(path).st_mode & 0o7777))
+EOF
+"#;
+    let l = case.run(script);
+    l.out
+        .stdout_contains("/tmp/root 0o755")
+        .stdout_contains("/tmp/user 0o777")
+        .stdout_contains("/tmp/nogx 0o2767");
+    for (file, mode) in [
+        ("tmp/root", 0o755),
+        ("tmp/user", 0o777),
+        ("tmp/nogx", 0o2767),
+    ] {
+        let m = meta(&l.upper.join(file));
+        assert_eq!(
+            m.permissions().mode() & 0o7777,
+            mode,
+            "{file} in the upper dir"
+        );
+        assert_eq!(m.len(), 2, "{file}");
+    }
+}
+
+fn a_listing_read_in_batches_sees_a_change_made_between_passes(driver: &'static str) {
+    let Some(case) = Case::new(driver) else {
+        return;
+    };
+    // Directories are listed without opendir on the FUSE overlay (the kernel caches listings):
+    // a big directory read in several batches lists every name once, and a second pass sees
+    // what was created and removed since the first.
+    let l = case.run(
+        "mkdir /d && cd /d && i=0; while [ $i -lt 600 ]; do : > file-with-a-long-name-$i; \
+         i=$((i+1)); done; ls | wc -l; ls | sort | uniq -d | wc -l; \
+         rm file-with-a-long-name-7; : > added; ls | wc -l; ls | grep -c added; \
+         ls | grep -c 'name-7$'; true",
+    );
+    let lines: Vec<&str> = l.out.stdout.lines().map(str::trim).collect();
+    assert_eq!(lines, ["600", "0", "600", "1", "0"], "{}", l.out.stdout);
+    assert_eq!(std::fs::read_dir(l.upper.join("d")).unwrap().count(), 600);
 }
 
 // ---- drivers ----------------------------------------------------------------------------------

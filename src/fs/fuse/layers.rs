@@ -34,14 +34,16 @@ pub struct Resolved<M> {
 }
 
 /// Resolves a name through `layers` (top first; for a child, the parent's
-/// merged layers), asking `probe` only as far down as needed.
+/// merged layers), asking `probe` only as far down as needed. `probe` is
+/// told whether layers below follow: only then can a directory's opacity
+/// matter (the bottom layer's need not be read).
 pub fn resolve<M>(
     layers: &[usize],
-    mut probe: impl FnMut(usize) -> Probe<M>,
+    mut probe: impl FnMut(usize, bool) -> Probe<M>,
 ) -> Option<Resolved<M>> {
     let mut found: Option<Resolved<M>> = None;
-    for &layer in layers {
-        match probe(layer) {
+    for (i, &layer) in layers.iter().enumerate() {
+        match probe(layer, i + 1 < layers.len()) {
             Probe::Missing => continue,
             Probe::Whiteout => break,
             Probe::Other { meta } => {
@@ -101,8 +103,8 @@ pub fn merge<K: Copy>(listings: Vec<Vec<(OsString, Listed<K>)>>) -> Vec<(OsStrin
 mod tests {
     use super::*;
 
-    fn probes(list: Vec<Probe<u8>>) -> impl FnMut(usize) -> Probe<u8> {
-        move |layer| list[layer].clone()
+    fn probes(list: Vec<Probe<u8>>) -> impl FnMut(usize, bool) -> Probe<u8> {
+        move |layer, _| list[layer].clone()
     }
 
     #[test]
@@ -174,5 +176,20 @@ mod tests {
             ],
         ]);
         assert_eq!(merged, vec![(n("a"), 'u'), (n("b"), 'l')]);
+    }
+
+    #[test]
+    fn opacity_is_asked_only_with_layers_below() {
+        let mut asked = Vec::new();
+        let r = resolve(&[0, 2, 3], |layer, below| {
+            asked.push((layer, below));
+            Probe::Dir {
+                opaque: false,
+                meta: layer,
+            }
+        })
+        .unwrap();
+        assert_eq!(r.dir_layers, vec![0, 2, 3]);
+        assert_eq!(asked, vec![(0, true), (2, true), (3, false)]);
     }
 }

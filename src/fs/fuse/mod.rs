@@ -3,13 +3,16 @@
 //! (DESIGN.md). N read-only lower layers and one upper directory, with the
 //! kernel overlay's semantics and on-disk format.
 //!
-//! Round trips are what costs: opens are answered ENOSYS, so the kernel
-//! opens files without asking (no open or release request per open file)
-//! and data requests use the node's own backing file; entries, names that
-//! do not exist and attributes are cached by the kernel for an hour (the
-//! lower layers never change, the upper one only through us); listings come
-//! with attributes; writes gather in the kernel's writeback cache; several
-//! threads serve. When devbox runs as real root, file data goes by the
+//! Round trips are what costs: opens and directory opens are answered
+//! ENOSYS, so the kernel opens files and directories without asking (no
+//! open or release request per open file, and directory listings stay in
+//! its cache) and data requests use the node's own backing file; entries,
+//! names that do not exist and attributes are cached by the kernel for an
+//! hour (the lower layers never change, the upper one only through us);
+//! every listing batch comes with attributes; the server drops set-user-id
+//! bits on writes itself, so the kernel does not ask for file capabilities
+//! before each write; several threads serve. No writeback cache: see
+//! `init`. When devbox runs as real root, file data goes by the
 //! server entirely (FUSE passthrough); rootless it cannot, as the kernel
 //! only takes backing files from a server with CAP_SYS_ADMIN in the initial
 //! user namespace.
@@ -53,6 +56,9 @@ const TTL: Duration = Duration::from_secs(3600);
 /// one name does not refresh what the kernel cached for the others (each
 /// name is its own node).
 const LINKED_TTL: Duration = Duration::from_secs(1);
+
+/// Listings of passes in progress kept at most (see `listing`).
+const LISTINGS_MAX: usize = 256;
 
 fn ttl(attr: &FileAttr) -> &'static Duration {
     if attr.nlink > 1 && attr.kind != fuser::FileType::Directory {
@@ -168,6 +174,37 @@ fn no_entry() -> FileAttr {
         blksize: 0,
         flags: 0,
     }
+}
+
+/// What a write by process `pid` drops from the file's mode, as the
+/// kernel's `file_remove_privs` would (the server handles it, see `init`):
+/// set-user-id, and set-group-id on a group-executable file, unless the
+/// writer has CAP_FSETID (in the container's user namespace, where the
+/// file's owner is mapped). The kernel flags every write from a container,
+/// as it only asks whether the writer is privileged on the host.
+fn drop_suid_sgid(file: &std::fs::File, pid: u32) -> Res<()> {
+    let mode = file.metadata().map_err(io_errno)?.mode();
+    let mut drop = mode & libc::S_ISUID;
+    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        drop |= libc::S_ISGID;
+    }
+    if drop == 0 || has_cap_fsetid(pid) {
+        return Ok(());
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777 & !drop))
+        .map_err(io_errno)
+}
+
+/// Whether process `pid` holds CAP_FSETID in its effective set (its
+/// /proc status; a process gone or unreadable counts as not holding it).
+fn has_cap_fsetid(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .zip(crate::spec::security::number("CAP_FSETID"))
+        .is_some_and(|(caps, bit)| caps & (1 << bit) != 0)
 }
 
 fn timeset(t: Option<TimeOrNow>) -> sys::fs::TimeSet {
@@ -545,13 +582,45 @@ impl FuseOverlay {
         Ok(())
     }
 
-    /// The listing taken at opendir, and the directory's node.
-    fn listing(&self, ino: u64, fh: FileHandle) -> Res<(Arc<Vec<DirEntry>>, Node)> {
-        let entries = lock(&self.overlay.dirs)
-            .get(&fh.0)
-            .cloned()
-            .ok_or(Errno::EBADF)?;
-        Ok((entries, self.overlay.node(ino)?))
+    /// The merged listing of directory `ino` for a readdir from `offset`,
+    /// and the directory's node. A listing is taken when a pass starts
+    /// (offset 0) and kept for the pass's later batches, until its end.
+    fn listing(&self, ino: u64, offset: u64) -> Res<(Arc<Vec<DirEntry>>, Node)> {
+        let node = self.overlay.node(ino)?;
+        if node.dir_layers.is_empty() {
+            return Err(Errno::ENOTDIR);
+        }
+        if offset != 0 {
+            if let Some(entries) = lock(&self.overlay.dirs).get(&ino) {
+                return Ok((entries.clone(), node));
+            }
+        }
+        let mut entries = vec![
+            DirEntry {
+                name: ".".into(),
+                kind: fuser::FileType::Directory,
+            },
+            DirEntry {
+                name: "..".into(),
+                kind: fuser::FileType::Directory,
+            },
+        ];
+        entries.extend(self.overlay.list(&node)?);
+        let entries = Arc::new(entries);
+        let mut dirs = lock(&self.overlay.dirs);
+        if dirs.len() >= LISTINGS_MAX {
+            // Passes left unfinished (a reader that stopped early).
+            dirs.clear();
+        }
+        dirs.insert(ino, entries.clone());
+        Ok((entries, node))
+    }
+
+    /// A readdir reached the end of the listing: the pass is over.
+    fn listing_done(&self, ino: u64, entries: &[DirEntry], offset: u64) {
+        if offset as usize >= entries.len() {
+            lock(&self.overlay.dirs).remove(&ino);
+        }
     }
 
     fn read_xattr(&self, ino: u64, name: Option<&OsStr>, size: u32, reply: ReplyXattr) {
@@ -604,26 +673,32 @@ fn reply_empty(reply: ReplyEmpty, result: Res<()>) {
 impl fuser::Filesystem for FuseOverlay {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         for wanted in [
+            // Every listing batch with attributes (not only the first, as
+            // with READDIRPLUS_AUTO): a stat of an entry of a later batch
+            // would otherwise be a lookup round trip.
             InitFlags::FUSE_DO_READDIRPLUS,
-            InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_CACHE_SYMLINKS,
             InitFlags::FUSE_ASYNC_DIO,
         ] {
             let _ = config.add_capabilities(wanted);
         }
-        // Passthrough excludes the writeback cache (the kernel turns
-        // passthrough off when both are asked for).
         let passthrough = passthrough_allowed()
             && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
             && config.set_max_stack_depth(1).is_ok();
         self.passthrough.store(passthrough, Ordering::Relaxed);
         if !passthrough {
-            // The kernel gathers writes in the page cache and sends them in
-            // large batches; backing files of the upper layer are opened
-            // read-write, as it may read pages to fill partial ones.
-            let _ = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE);
+            // The server drops set-user-id and set-group-id bits on writes
+            // (`write`), so the kernel does not ask for security.capability
+            // before every write (a round trip per write call). The backing
+            // file system drops file capabilities itself when the server
+            // writes, and chown and truncate keep the kernel's own handling.
+            let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
         }
+        // No writeback cache: with it the kernel forgets a file's attributes
+        // at every close (their block count may be stale), so the next stat
+        // of it is a round trip (one per entry for a `find` that resolves
+        // user names through /etc/passwd), and writes measured no faster.
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
@@ -860,19 +935,23 @@ impl fuser::Filesystem for FuseOverlay {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let result = self
-            .data_file(ino, Some(fh), true)
-            .and_then(|f| f.file.write_all_at(data, offset).map_err(io_errno));
+        let kill = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        let result = self.data_file(ino, Some(fh), true).and_then(|f| {
+            if kill {
+                drop_suid_sgid(&f.file, req.pid())?;
+            }
+            f.file.write_all_at(data, offset).map_err(io_errno)
+        });
         match result {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(e),
@@ -925,48 +1004,27 @@ impl fuser::Filesystem for FuseOverlay {
         reply_empty(reply, result);
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let result = self.overlay.node(ino.0).and_then(|node| {
-            if node.dir_layers.is_empty() {
-                return Err(Errno::ENOTDIR);
-            }
-            let parent_path = node.path.parent().map(Path::to_path_buf);
-            let parent_ino = parent_path
-                .and_then(|p| lock(&self.overlay.inodes).ino_of(&p))
-                .unwrap_or(inodes::ROOT);
-            let mut entries = vec![
-                DirEntry {
-                    name: ".".into(),
-                    kind: fuser::FileType::Directory,
-                },
-                DirEntry {
-                    name: "..".into(),
-                    kind: fuser::FileType::Directory,
-                },
-            ];
-            entries.extend(self.overlay.list(&node)?);
-            let fh = self.overlay.handle();
-            lock(&self.overlay.dirs).insert(fh, Arc::new(entries));
-            Ok((fh, parent_ino))
-        });
-        match result {
-            Ok((fh, _)) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(e),
-        }
+    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // As for files: the kernel then opens directories without asking,
+        // sends no releasedir, and keeps what it read of a directory in its
+        // cache (two round trips less per directory, and none for a second
+        // listing). Listings are taken at offset 0, see `listing`.
+        reply.error(Errno::ENOSYS);
     }
 
     fn readdir(
         &self,
         _req: &Request,
         ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let (entries, node) = match self.listing(ino.0, fh) {
+        let (entries, node) = match self.listing(ino.0, offset) {
             Ok(found) => found,
             Err(e) => return reply.error(e),
         };
+        self.listing_done(ino.0, &entries, offset);
         for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
             let entry_ino = match i {
                 0 => ino.0,
@@ -986,14 +1044,15 @@ impl fuser::Filesystem for FuseOverlay {
         &self,
         _req: &Request,
         ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let (entries, node) = match self.listing(ino.0, fh) {
+        let (entries, node) = match self.listing(ino.0, offset) {
             Ok(found) => found,
             Err(e) => return reply.error(e),
         };
+        self.listing_done(ino.0, &entries, offset);
         for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
             let next = (i + 1) as u64;
             if i < 2 {
@@ -1025,11 +1084,11 @@ impl fuser::Filesystem for FuseOverlay {
         &self,
         _req: &Request,
         _ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        lock(&self.overlay.dirs).remove(&fh.0);
+        // Not sent: opendir answers ENOSYS.
         reply.ok();
     }
 

@@ -65,7 +65,7 @@ pub struct OpenFile {
 /// created files need descriptors too.
 const NODE_FILES_MAX: usize = 256;
 
-/// A directory's merged listing, taken at opendir.
+/// An entry of a directory's merged listing.
 pub struct DirEntry {
     pub name: OsString,
     pub kind: fuser::FileType,
@@ -83,6 +83,7 @@ pub struct Overlay {
     pub files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     /// Per node: its backing file, opened on first read or write.
     node_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    /// Per directory node: its listing while a readdir pass is in progress.
     pub dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     next_handle: AtomicU64,
 }
@@ -112,7 +113,7 @@ impl Overlay {
             next_handle: AtomicU64::new(1),
         };
         let all: Vec<usize> = (0..overlay.roots.len()).collect();
-        let root = layers::resolve(&all, |l| overlay.probe(l, Path::new("")))
+        let root = layers::resolve(&all, |l, below| overlay.probe(l, Path::new(""), below))
             .ok_or_else(|| std::io::Error::other("the upper directory is missing"))?;
         overlay.inodes = Mutex::new(Inodes::new(root.layer, root.dir_layers));
         Ok(overlay)
@@ -134,14 +135,15 @@ impl Overlay {
         self.next_handle.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// What layer `layer` holds at `rel`.
-    pub fn probe(&self, layer: usize, rel: &Path) -> Probe<Metadata> {
+    /// What layer `layer` holds at `rel`. A directory's opacity is read
+    /// only when asked for (`opacity`: layers below it are merged).
+    pub fn probe(&self, layer: usize, rel: &Path, opacity: bool) -> Probe<Metadata> {
         let path = self.backing(layer, rel);
         match std::fs::symlink_metadata(&path) {
             Err(_) => Probe::Missing,
             Ok(meta) if is_whiteout(&meta) => Probe::Whiteout,
             Ok(meta) if meta.is_dir() => Probe::Dir {
-                opaque: self.is_opaque(&path),
+                opaque: opacity && self.is_opaque(&path),
                 meta,
             },
             Ok(meta) => Probe::Other { meta },
@@ -163,19 +165,19 @@ impl Overlay {
         name: &OsStr,
     ) -> Option<(PathBuf, Resolved<Metadata>)> {
         let rel = parent.path.join(name);
-        let resolved = layers::resolve(&parent.dir_layers, |l| self.probe(l, &rel))?;
+        let resolved = layers::resolve(&parent.dir_layers, |l, below| self.probe(l, &rel, below))?;
         Some((rel, resolved))
     }
 
     /// Resolves a path from the root (for parents the table lost).
     fn resolve_path(&self, rel: &Path) -> Option<Resolved<Metadata>> {
         let all: Vec<usize> = (0..self.roots.len()).collect();
-        let mut current = layers::resolve(&all, |l| self.probe(l, Path::new("")))?;
+        let mut current = layers::resolve(&all, |l, below| self.probe(l, Path::new(""), below))?;
         let mut path = PathBuf::new();
         for part in rel.iter() {
             path.push(part);
             let layers = std::mem::take(&mut current.dir_layers);
-            current = layers::resolve(&layers, |l| self.probe(l, &path))?;
+            current = layers::resolve(&layers, |l, below| self.probe(l, &path, below))?;
         }
         Some(current)
     }
@@ -216,7 +218,7 @@ impl Overlay {
         if rel.as_os_str().is_empty() {
             return Ok(());
         }
-        if let Probe::Dir { .. } = self.probe(0, rel) {
+        if let Probe::Dir { .. } = self.probe(0, rel, false) {
             return Ok(());
         }
         self.ensure_upper_dir(rel.parent().unwrap_or(Path::new("")))?;
@@ -364,7 +366,7 @@ impl Overlay {
             .copied()
             .filter(|l| *l != 0)
             .collect();
-        layers::resolve(&lowers, |l| self.probe(l, &rel)).is_some()
+        layers::resolve(&lowers, |l, below| self.probe(l, &rel, below)).is_some()
     }
 
     /// Puts a whiteout for `rel` in the upper layer.
