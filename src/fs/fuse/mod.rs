@@ -9,10 +9,10 @@
 //! its cache) and data requests use the node's own backing file; entries,
 //! names that do not exist and attributes are cached by the kernel for an
 //! hour (the lower layers never change, the upper one only through us);
-//! every listing batch comes with attributes; the server drops set-user-id
-//! bits on writes itself, so the kernel does not ask for file capabilities
-//! before each write; several threads serve. No writeback cache: see
-//! `init`. When devbox runs as real root, file data goes by the
+//! every listing batch comes with attributes; writes gather in the kernel's
+//! writeback cache; the server drops set-user-id bits on writes itself, so
+//! the kernel does not ask for file capabilities before each write; several
+//! threads serve. When devbox runs as real root, file data goes by the
 //! server entirely (FUSE passthrough); rootless it cannot, as the kernel
 //! only takes backing files from a server with CAP_SYS_ADMIN in the initial
 //! user namespace.
@@ -694,11 +694,17 @@ impl fuser::Filesystem for FuseOverlay {
             // file system drops file capabilities itself when the server
             // writes, and chown and truncate keep the kernel's own handling.
             let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
+            // The kernel gathers writes in the page cache and sends them in
+            // large batches while the writer goes on (a 1 GiB write 1.7x
+            // faster, an untar 1.25x). Its price: the kernel forgets a
+            // file's block count at every close, so the next stat of a file
+            // opened again is a round trip (a `find -printf %u` reopens
+            // /etc/passwd per entry: 1.5x slower). Backing files of the
+            // upper layer are opened read-write, as the kernel may read
+            // pages to fill partial ones. (Passthrough excludes it: the
+            // kernel turns passthrough off when both are asked for.)
+            let _ = config.add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE);
         }
-        // No writeback cache: with it the kernel forgets a file's attributes
-        // at every close (their block count may be stale), so the next stat
-        // of it is a round trip (one per entry for a `find` that resolves
-        // user names through /etc/passwd), and writes measured no faster.
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
