@@ -176,7 +176,7 @@ fn no_entry() -> FileAttr {
     }
 }
 
-/// What a write by process `pid` drops from the file's mode, as the
+/// Drops from the file's mode what a write by process `pid` drops, as the
 /// kernel's `file_remove_privs` would (the server handles it, see `init`):
 /// set-user-id, and set-group-id on a group-executable file, unless the
 /// writer has CAP_FSETID (in the container's user namespace, where the
