@@ -541,14 +541,13 @@ fn supervise(
     signals: signal_hook::iterator::Signals,
 ) -> Result<sys::process::Exit> {
     let pid = started.pid;
-    let winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>> = Default::default();
-    let signals = forward_signals(signals, pid, winch_master.clone());
+    // The terminal is known before signals are forwarded: a resize that
+    // arrives while the container starts is applied, not dropped.
+    let winch_master = started.pty.as_ref().and_then(|m| m.try_clone().ok());
+    let signals = forward_signals(signals, pid, winch_master);
     let mut output = None;
     let mut raw_mode = None;
     if let Some(master) = started.pty {
-        if let Ok(copy) = master.try_clone() {
-            *winch_master.lock().unwrap_or_else(|e| e.into_inner()) = Some(copy);
-        }
         let stdin = std::io::stdin();
         if interactive && sys::tty::is_terminal(std::os::fd::AsFd::as_fd(&stdin)) {
             raw_mode = sys::tty::RawMode::enter_stdin().ok();
@@ -577,18 +576,14 @@ fn catch_signals() -> Result<signal_hook::iterator::Signals> {
 fn forward_signals(
     mut signals: signal_hook::iterator::Signals,
     pid: sys::Pid,
-    winch_master: std::sync::Arc<std::sync::Mutex<Option<OwnedFd>>>,
+    winch_master: Option<OwnedFd>,
 ) -> signal_hook::iterator::Handle {
     use signal_hook::consts::*;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for sig in signals.forever() {
             if sig == SIGWINCH {
-                if let Some(master) = winch_master
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                {
+                if let Some(master) = &winch_master {
                     stdio::follow_window_size(master);
                 }
                 continue;
