@@ -221,6 +221,21 @@ fn kill_sends_the_signal_and_start_runs_the_container_again() {
     require!(ctx, "userns", "busybox");
     let (_cleanup, img) = busybox(&ctx);
     let id = run_sh(&ctx, &[], img, "echo $$ >> /runs; sleep 1000");
+    // "running" comes before the shell's first line: wait for each run's line.
+    let runs = |n: usize| {
+        poll_until(
+            &format!("/runs never had {n} lines"),
+            Duration::from_secs(10),
+            || {
+                ctx.devbox(&["exec", &id, "cat", "/runs"])
+                    .stdout
+                    .lines()
+                    .count()
+                    == n
+            },
+        )
+    };
+    runs(1);
     ctx.devbox(&["kill", &id]).success();
     ctx.devbox(&["wait", &id]).success().stdout_is("137");
     ctx.devbox(&["kill", "-s", "TERM", &id])
@@ -230,9 +245,7 @@ fn kill_sends_the_signal_and_start_runs_the_container_again() {
     // still there.
     ctx.devbox(&["start", &id]).success().stdout_is(&id);
     assert_eq!(inspect(&ctx, &id, "{{.State.Status}}"), "running");
-    let out = ctx.devbox(&["exec", &id, "cat", "/runs"]);
-    out.success();
-    assert_eq!(out.stdout.lines().count(), 2, "{out}");
+    runs(2);
     ctx.devbox(&["restart", "-t", "0", &id]).success();
     assert_eq!(inspect(&ctx, &id, "{{.State.Status}}"), "running");
     ctx.devbox(&["exec", &id, "cat", "/runs"]).success();
