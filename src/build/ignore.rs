@@ -444,28 +444,22 @@ mod tests {
     /// linear matcher agrees with backtracking.
     #[test]
     fn linear_matcher_agrees_with_backtracking() {
-        let pattern_parts = ["a", "/", "*", "?", "**/", "**", "[a-b]"];
-        let path_chars = ['a', 'b', '/'];
-        let mut patterns = vec![String::new()];
-        for _ in 0..4 {
-            let longer: Vec<String> = patterns
-                .iter()
-                .flat_map(|p| pattern_parts.iter().map(move |q| format!("{p}{q}")))
-                .collect();
-            patterns.extend(longer);
+        // Every string of up to `n` parts from `parts`, once each.
+        fn words(parts: &[&str], n: usize) -> Vec<String> {
+            let mut words = vec![String::new()];
+            for _ in 0..n {
+                let longer: Vec<String> = words
+                    .iter()
+                    .flat_map(|w| parts.iter().map(move |p| format!("{w}{p}")))
+                    .collect();
+                words.extend(longer);
+            }
+            words.sort();
+            words.dedup();
+            words
         }
-        let mut paths = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = paths
-                .iter()
-                .flat_map(|p| path_chars.iter().map(move |c| format!("{p}{c}")))
-                .collect();
-            paths.extend(longer);
-        }
-        patterns.sort();
-        patterns.dedup();
-        paths.sort();
-        paths.dedup();
+        let patterns = words(&["a", "/", "*", "?", "**/", "**", "[a-b]"], 4);
+        let paths = words(&["a", "b", "/"], 5);
         for pattern in &patterns {
             let MatchKind::Glob(tokens) = compile(pattern) else {
                 continue;

@@ -150,7 +150,7 @@ impl Delegated {
             Ok(()) => Ok(()),
             // EBUSY: processes in the cgroup itself. Move devbox out of
             // the way, then try again; other processes there are the user's.
-            Err(e) if e.raw_os_error() == Some(16) => {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 self.move_self_to_leaf()?;
                 std::fs::write(&control, &line).map_err(|e| {
                     format!(
@@ -196,7 +196,7 @@ impl Drop for Cgroup {
         // The last processes may take a moment to leave after being reaped.
         for _ in 0..50 {
             match std::fs::remove_dir(&self.dir) {
-                Err(e) if e.raw_os_error() == Some(16) => {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
                 _ => return,

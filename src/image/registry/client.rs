@@ -391,7 +391,7 @@ impl Client {
     }
 
     /// Says why a transfer is tried again, and waits.
-    pub fn pause_before(&self, next: u32, what: &str, cause: &RegistryError) {
+    fn pause_before(&self, next: u32, what: &str, cause: &RegistryError) {
         let delay = backoff(next);
         if let Some(warn) = self.warn {
             warn(&format!(

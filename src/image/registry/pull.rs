@@ -311,26 +311,16 @@ fn download(
         let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
         let mut hasher = Hasher::new();
         let what = format!("blob {}", descriptor.digest);
-        let mut tries = 1;
-        loop {
-            let transfer = Transfer {
-                client,
-                repository,
-                descriptor,
-                what: &what,
-                tmp: &tmp,
-                reporter,
-                cancelled,
-            };
-            match transfer.receive(&mut file, &mut hasher) {
-                Ok(()) => break,
-                Err(e) if tries < client::TRIES && e.is_transient() => {
-                    tries += 1;
-                    client.pause_before(tries, &what, &e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let transfer = Transfer {
+            client,
+            repository,
+            descriptor,
+            what: &what,
+            tmp: &tmp,
+            reporter,
+            cancelled,
+        };
+        client.retrying(&what, || transfer.receive(&mut file, &mut hasher))?;
         let size = hasher.bytes;
         let actual = hasher.finish();
         if size != descriptor.size || actual != descriptor.digest {
