@@ -51,6 +51,16 @@ pub fn raw_setresuid(uid: u32) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }
 }
 
+/// Marks the calling process dumpable again, async-signal-safe. An id change (as
+/// [`raw_setresuid`] makes) leaves a process non-dumpable until its next exec, and the
+/// /proc/PID/ns links of a non-dumpable process are closed to its owner (ptrace's read
+/// check, done against the namespace its memory was made in: for a clone child, the
+/// parent's). A helper given those links in that window (slirp4netns `--userns-path`) fails.
+pub fn raw_set_dumpable() -> libc::c_long {
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }
+}
+
 /// setgroups for the calling thread only; see [`raw_setresgid`].
 pub fn raw_setgroups(groups: &[libc::gid_t]) -> libc::c_long {
     // SAFETY: the pointer and length describe a live slice for the duration of the call.

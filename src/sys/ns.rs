@@ -311,6 +311,9 @@ fn spawn_in(
                 // (stale in this clone child) to change ids too, and hang forever.
                 super::ids::raw_setresgid(0);
                 super::ids::raw_setresuid(0);
+                // The id change made us non-dumpable until the exec completes: our
+                // /proc/PID/ns links would be closed to the parent starting slirp4netns.
+                super::ids::raw_set_dumpable();
             }
             if n == 1 && byte == b'g' {
                 libc::execve(exe_ptr, argv_ptrs.as_ptr(), envp_ptrs.as_ptr());

@@ -534,6 +534,33 @@ fn default_network_reaches_the_host_loopback() {
 }
 
 #[test]
+fn keep_id_containers_get_their_network_at_every_start() {
+    // A keep-id init becomes root of its user namespace just before it execs devbox; until
+    // then its /proc/PID/ns links were closed to its owner (the id change made it
+    // non-dumpable), and a slirp4netns started in that window failed with "userns path
+    // doesn't exist". Starts are repeated because the window is a few microseconds.
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "slirp4netns", "busybox");
+    let img = ctx.busybox();
+    let server = HttpServer::start("hello from the host\n");
+    let url = format!("http://10.0.2.2:{}/", server.port);
+    for _ in 0..10 {
+        ctx.devbox(&[
+            "run",
+            "--rm",
+            "--userns=keep-id",
+            img,
+            "wget",
+            "-q",
+            "-O-",
+            &url,
+        ])
+        .success()
+        .stdout_exactly("hello from the host\n");
+    }
+}
+
+#[test]
 fn network_none_has_only_loopback() {
     let ctx = TestContext::new();
     require!(ctx, "userns", "busybox");
