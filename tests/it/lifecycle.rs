@@ -300,12 +300,17 @@ fn unless_stopped_is_not_restarted_after_stop_nor_at_boot() {
     let (_cleanup, img) = busybox(&ctx);
     let id = run_detached(&ctx, &["--restart", "unless-stopped", img, "sleep", "1000"]);
     ctx.devbox(&["stop", "-t", "0", &id]).success();
+    poll_until(
+        "the monitor should be gone",
+        Duration::from_secs(10),
+        || monitor_pid(&id).is_none(),
+    );
+    // Time a restart would have taken.
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(
         inspect(&ctx, &id, "{{.State.Status}} {{.RestartCount}}"),
         "exited 0"
     );
-    assert!(monitor_pid(&id).is_none(), "the monitor should be gone");
     ctx.devbox(&["system", "boot"]).success().stdout_is("");
     assert_eq!(inspect(&ctx, &id, "{{.State.Status}}"), "exited");
 }
@@ -411,10 +416,11 @@ fn exec_sees_the_containers_processes_and_files() {
         .devbox_error(127);
     ctx.devbox(&["exec", "-d", &id, "sh", "-c", "echo later > /tmp/d"])
         .success();
-    std::thread::sleep(Duration::from_millis(300));
-    ctx.devbox(&["exec", &id, "cat", "/tmp/d"])
-        .success()
-        .stdout_is("later");
+    poll_until(
+        "the detached exec wrote /tmp/d",
+        Duration::from_secs(10),
+        || ctx.devbox(&["exec", &id, "cat", "/tmp/d"]).stdout.trim() == "later",
+    );
     ctx.devbox(&["stop", "-t", "0", &id]).success();
     ctx.devbox(&["exec", &id, "true"]).devbox_error(125);
 }

@@ -1,6 +1,7 @@
 //! User-defined networks: name resolution, isolation between networks, `--internal`,
 //! `container:NAME`, the `network` commands. All traffic stays on this machine.
 
+use crate::support::process::poll_until;
 use crate::support::{require, HttpServer, Output, TestContext};
 
 /// `devbox run --rm --network NETWORK busybox sh -c SCRIPT`.
@@ -385,13 +386,10 @@ fn the_holder_goes_with_the_last_container() {
         "the holder outlives the `run -d` that started it"
     );
     ctx.devbox(&["rm", "-f", "c1"]).success();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while holder_runs(&id) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(
-        !holder_runs(&id),
-        "the holder exits once its last container is gone"
+    poll_until(
+        "the holder exits once its last container is gone",
+        std::time::Duration::from_secs(10),
+        || !holder_runs(&id),
     );
     // network rm stops a holder too (started again by a container, which then goes).
     ctx.devbox(&[
@@ -408,8 +406,11 @@ fn the_holder_goes_with_the_last_container() {
     .success();
     ctx.devbox(&["rm", "-f", "c2"]).success();
     ctx.devbox(&["network", "rm", "short"]).success();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(!holder_runs(&id));
+    poll_until(
+        "network rm stops the holder",
+        std::time::Duration::from_secs(10),
+        || !holder_runs(&id),
+    );
 }
 
 #[test]
