@@ -163,7 +163,7 @@ fn ask(network: &str, socket: &Path, request: &Request) -> Result<Reply, HolderE
         socket: socket.to_path_buf(),
         source,
     };
-    let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
+    let mut stream = crate::sys::ipc::connect_unix(socket).map_err(unreachable)?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(unreachable)?;
@@ -302,7 +302,7 @@ pub fn serve(
         let dns_udp = UdpSocket::bind(resolver).map_err(cannot)?;
         let dns_tcp = TcpListener::bind(resolver).map_err(cannot)?;
         let _ = std::fs::remove_file(&files.socket);
-        let listener = UnixListener::bind(&files.socket)
+        let listener = crate::sys::ipc::bind_unix(&files.socket)
             .map_err(|e| format!("cannot bind {}: {e}", files.socket.display()))?;
         crate::store::atomic::write_atomic(&files.pid, std::process::id().to_string().as_bytes())
             .map_err(|e| e.to_string())?;

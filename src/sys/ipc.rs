@@ -149,3 +149,58 @@ pub fn poll_readable(fds: &[std::os::fd::BorrowedFd<'_>], timeout_ms: i32) -> Re
 pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SysError::new("pipe2", "", e))
 }
+
+/// Listens on a Unix socket at `path`, however long: a `sockaddr_un` holds 108 bytes, and a
+/// long `--runroot` or `XDG_RUNTIME_DIR` makes longer paths. Those are reached through
+/// `/proc/self/fd/N/NAME`, N a descriptor of the socket's directory (open for the call only).
+pub fn bind_unix(path: &std::path::Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    with_short_path(path, |p| std::os::unix::net::UnixListener::bind(p))
+}
+
+/// Connects to the Unix socket at `path`, however long (see [`bind_unix`]).
+pub fn connect_unix(path: &std::path::Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    with_short_path(path, |p| std::os::unix::net::UnixStream::connect(p))
+}
+
+fn with_short_path<T>(
+    path: &std::path::Path,
+    use_path: impl FnOnce(&std::path::Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    /// `sizeof(sockaddr_un.sun_path)`, less the terminating NUL.
+    const SUN_PATH_MAX: usize = 107;
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return use_path(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return use_path(path);
+    };
+    let dir = std::fs::File::open(dir)?;
+    let short = std::path::Path::new(&format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    use_path(&short)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_sockets_work_at_paths_longer_than_an_address_holds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d".repeat(120));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("holder.sock");
+        assert!(path.as_os_str().len() > 108);
+        let listener = bind_unix(&path).unwrap();
+        assert!(path.exists(), "the socket is at its long path");
+        let mut client = connect_unix(&path).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        std::io::Write::write_all(&mut client, b"ping").unwrap();
+        let mut got = [0u8; 4];
+        std::io::Read::read_exact(&mut server, &mut got).unwrap();
+        assert_eq!(&got, b"ping");
+        // Short paths are used as they are.
+        let short = tmp.path().join("s.sock");
+        let _listener = bind_unix(&short).unwrap();
+        connect_unix(&short).unwrap();
+    }
+}
