@@ -47,6 +47,12 @@ pub enum InternalCommand {
         fd: i32,
         paths: Vec<PathBuf>,
     },
+    /// `devbox unshare`'s child, in the user namespace: execs the command it is sent
+    #[command(name = "__unshare", hide = true)]
+    Unshare {
+        #[arg(long)]
+        fd: i32,
+    },
     #[command(name = "__shift-layer", hide = true)]
     ShiftLayer {
         #[arg(long)]

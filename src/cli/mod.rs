@@ -221,6 +221,9 @@ pub enum Command {
     Doctor(system::DoctorArgs),
     /// Display system-wide information
     Info(system::InfoArgs),
+    /// Run a command in the rootless user namespace, as root there (e.g. to remove or chown
+    /// files that containers made as other users)
+    Unshare(system::UnshareArgs),
     #[command(flatten)]
     Internal(internal::InternalCommand),
 }

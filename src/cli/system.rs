@@ -73,3 +73,14 @@ pub enum ServiceCommand {
     /// Write ~/.config/systemd/user/devbox-boot.service (enable it with systemctl --user)
     Install,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct UnshareArgs {
+    /// The command and its arguments (default: $SHELL, else /bin/sh)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
+}

@@ -3,9 +3,9 @@
 use crate::cli::container::ExecArgs;
 use crate::context::Context;
 use crate::runtime::exec::{self, ExecRequest};
-use crate::runtime::{userns, RuntimeError};
+use crate::runtime::userns;
 use crate::spec::{env, user::UserSpec};
-use crate::ui::diagnostics::{ExitStatus, UserError};
+use crate::ui::diagnostics::ExitStatus;
 
 pub fn exec(args: ExecArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let lookup = |k: &str| std::env::var(k).ok();
@@ -26,12 +26,7 @@ pub fn exec(args: ExecArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let store = ctx.store()?;
     let id = store.resolve_container(&args.container)?;
     let (mapping, _) = userns::detect_mapping(&ctx.paths.host)?;
-    match exec::exec(&store, &mapping, &ctx.paths.host, &id, &request) {
-        Ok(code) => Ok(ExitStatus::Container(code.unwrap_or(0))),
-        Err(e @ RuntimeError::Exec { .. }) => {
-            let code = e.exit_code();
-            Err(UserError::new(e.to_string()).with_code(code).into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    // `exec -d` has no code to give: 0.
+    let result = exec::exec(&store, &mapping, &ctx.paths.host, &id, &request);
+    super::run::foreground_outcome(result.map(|code| code.unwrap_or(0)), None)
 }

@@ -83,6 +83,7 @@ pub fn run(role: InternalCommand, global: &crate::cli::GlobalArgs) -> u8 {
                 other => other.map_err(|e| format!("cannot publish {}: {e}", target.display())),
             }
         }),
+        InternalCommand::Unshare { fd } => unshare(fd),
         InternalCommand::Rmtree { fd, paths } => helper(fd, "devbox:[rmtree]", || {
             for path in &paths {
                 std::fs::remove_dir_all(path)
@@ -135,6 +136,59 @@ fn network_holder(fd: i32) -> u8 {
         }
         Err(message) => userns::report_failure(&channel, message),
     })
+}
+
+/// `devbox unshare`'s child: execs the command the parent sends, or reports why it cannot.
+fn unshare(fd: i32) -> u8 {
+    use crate::runtime::ipc::{ExecFailure, ToParent};
+    use std::os::unix::process::CommandExt;
+    let Ok(sock) = sys::ipc::inherited_fd(fd) else {
+        return 125;
+    };
+    let channel = Channel { sock };
+    let command = match channel.recv::<Vec<std::ffi::OsString>>("parent") {
+        Ok(Some((command, _))) if !command.is_empty() => command,
+        _ => return 125,
+    };
+    // The channel closes at the exec: the parent then waits for the command's exit.
+    if sys::ipc::set_cloexec(std::os::fd::AsRawFd::as_raw_fd(&channel.sock)).is_err() {
+        return 125;
+    }
+    let name = command[0].to_string_lossy().into_owned();
+    // Looked up here as a shell would: execvp reports EACCES when some PATH entry is closed
+    // to us, for a command that is simply not there.
+    let program = if name.contains('/') {
+        Some(std::path::PathBuf::from(&command[0]))
+    } else {
+        crate::runtime::idmap::find_in_path(&name, std::env::var_os("PATH").as_deref())
+    };
+    let (kind, code, message) = match program {
+        None => (
+            ExecFailure::NotFound,
+            127,
+            format!("cannot run `{name}`: not found in PATH"),
+        ),
+        Some(program) => {
+            let error = std::process::Command::new(program)
+                .arg0(&command[0])
+                .args(&command[1..])
+                .exec();
+            match error.kind() {
+                std::io::ErrorKind::NotFound => (
+                    ExecFailure::NotFound,
+                    127,
+                    format!("cannot run `{name}`: {error}"),
+                ),
+                _ => (
+                    ExecFailure::NotExecutable,
+                    126,
+                    format!("cannot run `{name}`: {error}"),
+                ),
+            }
+        }
+    };
+    let _ = channel.send(&ToParent::Failed { kind, message }, &[]);
+    code
 }
 
 fn helper(fd: i32, name: &str, work: impl FnOnce() -> Result<(), String>) -> u8 {

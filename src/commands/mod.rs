@@ -38,6 +38,7 @@ mod stop;
 mod system;
 mod tag;
 mod test;
+mod unshare;
 mod up;
 mod update;
 mod volume;
@@ -118,6 +119,7 @@ fn dispatch(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Test(args) => test::test(args, ctx),
         Command::Shell(args) => test::shell(args, ctx),
         Command::Down(args) => up::down(args, ctx),
+        Command::Unshare(args) => unshare::unshare(args, ctx),
         Command::Internal(_) => Err(anyhow::anyhow!(
             "internal roles are handled before dispatch"
         )),

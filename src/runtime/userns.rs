@@ -294,6 +294,45 @@ pub fn run_role(mapping: &IdMapping, namespaces: Namespaces, role: &[OsString]) 
     }
 }
 
+/// `devbox unshare`: runs `command` in a user namespace with `mapping` (the user is root there,
+/// their subordinate ids the other users), with our stdin, stdout and stderr; returns its exit
+/// code (128 + the signal's number when a signal ended it). SIGTERM and SIGHUP sent to devbox
+/// are passed on; SIGINT and SIGQUIT are not, since the terminal sends them to both processes.
+pub fn run_command(mapping: &IdMapping, command: &[OsString]) -> Result<i32> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP])?;
+    let namespaces = Namespaces {
+        user: true,
+        ..Namespaces::default()
+    };
+    let child = spawn(mapping, namespaces, &[OsString::from("__unshare")])?;
+    let setup = |e: super::ipc::IpcError| RuntimeError::Setup(e.to_string());
+    child.channel.send(&command, &[]).map_err(setup)?;
+    let pid = child.pid;
+    let handle = signals.handle();
+    let forwarder = std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if sig == SIGTERM || sig == SIGHUP {
+                let _ = sys::process::kill(pid, sig);
+            }
+        }
+    });
+    // The channel closes when the command is exec'd; before that, a failure to exec it.
+    let mut failure = None;
+    while let Ok(Some((msg, _))) = child.channel.recv::<ToParent>("unshare") {
+        if let ToParent::Failed { kind, message } = msg {
+            failure = Some(kind.into_error(message));
+        }
+    }
+    let exit = sys::process::wait_exit(pid);
+    handle.close();
+    let _ = forwarder.join();
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(exit?.as_code()),
+    }
+}
+
 /// Inside a helper: reports a failure to the parent.
 pub fn report_failure(channel: &Channel, message: String) {
     let _ = channel.send(

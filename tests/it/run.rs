@@ -81,6 +81,62 @@ fn missing_newuidmap_is_125_and_says_so() {
     out.stderr_contains("newuidmap");
 }
 
+#[test]
+fn unshare_runs_a_command_as_root_of_the_user_namespace() {
+    use std::os::unix::fs::MetadataExt;
+    let ctx = TestContext::new();
+    require!(ctx, "userns", "subuid");
+    // Root inside is the user; the subordinate range follows (Podman's `unshare`).
+    let out = ctx.devbox(&["unshare", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    out.success();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0"], "{out}");
+    let uid = ctx.user.uid.to_string();
+    assert_eq!(lines[1], ["0", uid.as_str(), "1"], "{out}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "one subordinate range after the user's uid:\n{out}"
+    );
+    // A file given to another user inside belongs to a subordinate id on the host: the user
+    // cannot remove it directly, `unshare rm` can.
+    let dir = ctx.mkdir("theirs");
+    let d = dir.display().to_string();
+    ctx.devbox(&[
+        "unshare",
+        "sh",
+        "-c",
+        &format!("mkdir {d}/sub && touch {d}/sub/f && chown -R 1000:1000 {d}/sub"),
+    ])
+    .success();
+    let first_subordinate: u32 = lines[2][1].parse().unwrap();
+    let owner = std::fs::metadata(dir.join("sub/f")).unwrap().uid();
+    assert_eq!(
+        owner,
+        first_subordinate + 999,
+        "uid 1000 inside is a subordinate id"
+    );
+    ctx.devbox(&["unshare", "rm", "-rf", &format!("{d}/sub")])
+        .success();
+    assert!(!dir.join("sub").exists(), "`unshare rm -rf` removed it");
+    // Exit codes are the command's; one that cannot run gives 127 or 126.
+    ctx.devbox(&["unshare", "sh", "-c", "exit 7"]).code_is(7);
+    ctx.devbox(&["unshare", "no-such-command"])
+        .devbox_error(127);
+    ctx.devbox(&["unshare", "/etc/passwd"]).devbox_error(126);
+    // No command: the user's shell, reading stdin.
+    ctx.devbox_cmd(&["unshare"])
+        .env("SHELL", "/bin/sh")
+        .stdin("id -u\n")
+        .run()
+        .success()
+        .stdout_is("0");
+}
+
 // ---- image config: ENTRYPOINT, CMD, ENV, WORKDIR, USER --------------------------------------
 
 #[test]

@@ -85,7 +85,7 @@ fn remove_stale_shared_stores(base: &Path) {
             continue;
         };
         if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+            let _ = remove_sandbox(&entry.path());
         }
     }
 }
@@ -331,13 +331,37 @@ impl Drop for TestContext {
                 "note: kept the sandbox of the failed test: {}",
                 path.display()
             );
-        } else if let Err(e) = dir.close() {
+        } else if let Err(e) = remove_sandbox(&dir.keep()) {
             let _ = writeln!(
                 stderr,
                 "note: could not remove a sandbox under {}: {e}",
                 sandbox_base().display()
             );
         }
+    }
+}
+
+/// Removes a sandbox. Run as a user, the suite cannot remove what containers made as other
+/// users (subordinate ids): `devbox unshare rm -rf` can. As root, removing needs nothing more.
+fn remove_sandbox(path: &Path) -> Result<(), String> {
+    let Err(e) = std::fs::remove_dir_all(path) else {
+        return Ok(());
+    };
+    if test_user().dropped {
+        return Err(format!("{}: {e}", path.display()));
+    }
+    let out = UserCommand::new(test_user(), binary())
+        .arg("unshare")
+        .args(["rm", "-rf", "--"])
+        .arg(path)
+        .run();
+    if out.code == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {e}; `devbox unshare rm -rf` failed too:\n{out}",
+            path.display()
+        ))
     }
 }
 
