@@ -69,6 +69,11 @@ pub fn default_run_root(root: &Path, uid: u32) -> PathBuf {
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| PathBuf::from(format!("/tmp/devbox-run-{uid}")));
+    run_root_under(&base, root)
+}
+
+/// The run root of the store at `root` in the runtime directory `base` (`$XDG_RUNTIME_DIR`).
+pub fn run_root_under(base: &Path, root: &Path) -> PathBuf {
     let hash = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
     base.join("devbox").join(&hex::encode(hash)[..12])
 }

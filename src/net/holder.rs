@@ -352,6 +352,11 @@ pub fn serve(
         had_members |= !guard.is_empty();
         let idle = guard.is_empty() && (had_members || started.elapsed() > IDLE_EXIT);
         drop(guard);
+        if idle && !config.run_dir.is_dir() {
+            // The store's runtime state was removed: nobody can reach us, and locking below
+            // would make the directory again.
+            break;
+        }
         if idle {
             // Nobody may be attaching while we go.
             let start_lock = start_lock_path(&config.run_dir);

@@ -331,12 +331,32 @@ impl Drop for TestContext {
                 "note: kept the sandbox of the failed test: {}",
                 path.display()
             );
-        } else if let Err(e) = remove_sandbox(&dir.keep()) {
+        } else if let Err(e) = [self.remove_run_root(), remove_sandbox(&dir.keep())]
+            .into_iter()
+            .collect::<Result<(), String>>()
+        {
             let _ = writeln!(
                 stderr,
                 "note: could not remove a sandbox under {}: {e}",
                 sandbox_base().display()
             );
+        }
+    }
+}
+
+impl TestContext {
+    /// Removes the store's runtime state when it is outside the sandbox (the user's
+    /// `XDG_RUNTIME_DIR`, shared by every test): what ended containers and networks left.
+    fn remove_run_root(&self) -> Result<(), String> {
+        let Some(base) = &self.user.runtime_dir else {
+            return Ok(());
+        };
+        let run_root = devbox::paths::run_root_under(base, &self.root);
+        match std::fs::remove_dir_all(&run_root) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("{}: {e}", run_root.display()))
+            }
+            _ => Ok(()),
         }
     }
 }
