@@ -162,31 +162,20 @@ fn unshare(fd: i32) -> u8 {
     } else {
         crate::runtime::idmap::find_in_path(&name, std::env::var_os("PATH").as_deref())
     };
-    let (kind, code, message) = match program {
-        None => (
-            ExecFailure::NotFound,
-            127,
-            format!("cannot run `{name}`: not found in PATH"),
-        ),
+    let (kind, code, reason) = match program {
+        None => (ExecFailure::NotFound, 127, "not found in PATH".to_string()),
         Some(program) => {
             let error = std::process::Command::new(program)
                 .arg0(&command[0])
                 .args(&command[1..])
                 .exec();
             match error.kind() {
-                std::io::ErrorKind::NotFound => (
-                    ExecFailure::NotFound,
-                    127,
-                    format!("cannot run `{name}`: {error}"),
-                ),
-                _ => (
-                    ExecFailure::NotExecutable,
-                    126,
-                    format!("cannot run `{name}`: {error}"),
-                ),
+                std::io::ErrorKind::NotFound => (ExecFailure::NotFound, 127, error.to_string()),
+                _ => (ExecFailure::NotExecutable, 126, error.to_string()),
             }
         }
     };
+    let message = format!("cannot run `{name}`: {reason}");
     let _ = channel.send(&ToParent::Failed { kind, message }, &[]);
     code
 }
