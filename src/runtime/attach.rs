@@ -14,10 +14,10 @@ use super::Result;
 /// Docker's default detach keys: Ctrl-P, Ctrl-Q.
 pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
 
-/// The socket's directory and file name (relative, so the path stays under
-/// the 108 bytes a socket address holds: callers enter the directory).
-pub fn socket_path(run_root: &Path, id: &str) -> (PathBuf, String) {
-    (run_root.join("attach"), format!("{}.sock", &id[..12]))
+/// The container's attach socket (bound and reached with `sys::ipc::bind_unix` and
+/// `connect_unix`, as a long run root makes a path longer than a socket address holds).
+pub fn socket_path(run_root: &Path, id: &str) -> PathBuf {
+    run_root.join("attach").join(format!("{}.sock", &id[..12]))
 }
 
 /// The monitor's side: the listening socket and the attached clients.
@@ -29,17 +29,17 @@ pub struct AttachServer {
 
 impl AttachServer {
     pub fn bind(run_root: &Path, id: &str) -> Result<AttachServer> {
-        let (dir, name) = socket_path(run_root, id);
-        fs_err::create_dir_all(&dir)?;
-        std::env::set_current_dir(&dir)?;
-        let _ = std::fs::remove_file(&name);
-        let listener = UnixListener::bind(&name)?;
+        let path = socket_path(run_root, id);
+        if let Some(dir) = path.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_file(&path);
+        let listener = crate::sys::ipc::bind_unix(&path)?;
         listener.set_nonblocking(true)?;
-        std::env::set_current_dir("/")?;
         Ok(AttachServer {
             listener,
             clients: Vec::new(),
-            path: dir.join(name),
+            path,
         })
     }
 
@@ -161,9 +161,7 @@ pub fn attach(
     if !state.status.is_live() {
         return Err(super::RuntimeError::NotRunning { id: id.to_string() });
     }
-    let (dir, name) = socket_path(run_root, id);
-    std::env::set_current_dir(&dir)?;
-    let mut socket = UnixStream::connect(&name).map_err(|e| {
+    let mut socket = crate::sys::ipc::connect_unix(&socket_path(run_root, id)).map_err(|e| {
         super::RuntimeError::Setup(format!(
             "cannot attach to {id}: {e} (only containers started with `run -d` or `start` can be attached)"
         ))

@@ -80,8 +80,10 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<()> {
 /// Entry point of `devbox __monitor --fd N ID`.
 pub fn main(paths: &Paths, id: &str, fd: i32) -> u8 {
     sys::process::set_name("devbox:[monitor]");
-    // Our own session: the terminal closing does not reach us.
+    // Our own session: the terminal closing does not reach us; and not the user's working
+    // directory, which we would keep busy (every path we use is absolute).
     let _ = sys::process::setsid();
+    let _ = std::env::set_current_dir("/");
     sys::process::close_fds_except(fd);
     let Ok(sock) = sys::ipc::inherited_fd(fd) else {
         return 125;

@@ -1086,18 +1086,6 @@ impl fuser::Filesystem for FuseOverlay {
         reply.ok();
     }
 
-    fn releasedir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _flags: OpenFlags,
-        reply: ReplyEmpty,
-    ) {
-        // Not sent: opendir answers ENOSYS.
-        reply.ok();
-    }
-
     fn fsyncdir(
         &self,
         _req: &Request,
